@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  cloud:
+    description:
+      - Name of a cloud in C(clouds.yaml), or a dict with a whole cloud configuration.
+      - When omitted, C(OS_CLOUD) is used; when that is unset and the C(clouds.yaml) found via
+        C(OS_CLIENT_CONFIG_FILE) holds exactly one cloud (as AWX writes it), that cloud is used.
+      - The local Ironic started by the P(ironwave.baremetal.local_ironic#role) role is C(ironwave-local).
+    type: raw
+  auth:
+    description:
+      - Authentication parameters (C(auth_url), C(username), C(password), C(project_name), ...).
+    type: dict
+  auth_type:
+    description:
+      - Name of the keystoneauth plugin, for example C(password), C(v3applicationcredential) or C(none).
+    type: str
+  region_name:
+    description: Region of the cloud.
+    type: str
+  interface:
+    description: Endpoint interface to use.
+    type: str
+    default: public
+    choices: [admin, internal, public]
+    aliases: [endpoint_type]
+  validate_certs:
+    description: Whether to verify TLS certificates (defaults to the cloud's configuration).
+    type: bool
+    aliases: [verify]
+  ca_cert:
+    description: Path to a CA bundle to verify TLS with.
+    type: str
+    aliases: [cacert]
+  client_cert:
+    description: Path to a client certificate for TLS.
+    type: str
+    aliases: [cert]
+  client_key:
+    description: Path to the client certificate's key.
+    type: str
+    aliases: [key]
+  api_timeout:
+    description: Timeout in seconds for each API request.
+    type: int
+  baremetal_api_version:
+    description:
+      - Bare metal API microversion to request, for example C(1.95). Default is negotiated.
+    type: str
+  baremetal_endpoint_override:
+    description:
+      - Bare metal API endpoint to use instead of the service catalog (standalone Ironic).
+    type: str
+requirements:
+  - python >= 3.9
+  - openstacksdk >= 1.0.0
+notes:
+  - openstacksdk's blanket retries of HTTP 409/503 are switched off; the collection retries
+    C(NodeLocked) with jittered backoff, never retries C(NodeAssociated), and treats
+    C(ConcurrentActionLimit)/C(NoFreeConductorWorker) as backpressure.
+"""
