@@ -131,15 +131,16 @@ def _check_entry(index: int, entry: Any) -> tuple[list[str], NodeSpec | None]:
         if extra_keys:
             problems.append(f"{label}: ports[{pi}] unknown field(s) {', '.join(extra_keys)} "
                             f"(allowed: {', '.join(sorted(_PORT_FIELDS))})")
-        ports.append(dict(port, address=normalize_mac(port["address"])))
+        ports.append(dict(port, address=normalize_mac(port["address"]), _given=port["address"]))
     raw_macs = entry.get("macs") or []
     if not isinstance(raw_macs, list):
         problems.append(f"{label}: macs must be a list of MAC addresses")
         raw_macs = []
-    ports.extend({"address": normalize_mac(m)} for m in raw_macs)
+    ports.extend({"address": normalize_mac(m), "_given": m} for m in raw_macs)
     for port in ports:
+        given = port.pop("_given")
         if not _MAC_RE.match(port["address"]):
-            problems.append(f"{label}: {port['address']!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+            problems.append(f"{label}: {given!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
     if problems:
         return problems, None
     fields = {k: entry[k] for k in SCALAR_FIELDS + DICT_FIELDS + ("uuid",) if entry.get(k) is not None}

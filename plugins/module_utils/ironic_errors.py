@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Kinds of failure.
 NODE_LOCKED = "node_locked"
@@ -29,6 +29,9 @@ AUTH = "auth"
 ENDPOINT = "endpoint"
 SERVER_ERROR = "server_error"
 CONFLICT = "conflict"
+ALLOCATION_FAILED = "allocation_failed"
+NODE_PROTECTED = "node_protected"
+NODE_RETIRED = "node_retired"
 UNKNOWN = "unknown"
 
 # What to do about it.
@@ -39,6 +42,13 @@ NEVER = "never"          # retrying cannot help
 _NODE_ASSOCIATED_RE = re.compile(r"Node (?P<node>\S+) is associated with instance (?P<instance>[^\s.]+)")
 _NODE_LOCKED_RE = re.compile(r"Node (?P<node>\S+) is locked by host (?P<host>\S+?),")
 _INSTANCE_ASSOCIATED_RE = re.compile(r"Instance (?P<instance>\S+) is already associated with a node")
+_ALLOCATION_FAILED_RE = re.compile(
+    r"Failed to process allocation (?P<allocation>\S+?):|none of the requested nodes are available"
+    r"|no available nodes match|could not reserve any of \d+ suitable nodes"
+    r"|all nodes were filtered out during reservation"
+)
+_NODE_PROTECTED_RE = re.compile(r"Node (?P<node>\S+) is protected")
+_NODE_RETIRED_RE = re.compile(r"on node (?P<node>\S+) because it is retired")
 _INVALID_STATE_RE = re.compile(
     r'The requested action "(?P<action>[^"]+)" can not be performed on node "(?P<node>[^"]+)" '
     r'while it is in state "(?P<state>[^"]+)"'
@@ -62,6 +72,10 @@ _ADVICE = {
               "baremetal_endpoint_override, interface, region_name)",
     SERVER_ERROR: "Ironic failed internally; check the ironic-conductor/api logs",
     CONFLICT: "Ironic reported a conflict; check the node's current state",
+    ALLOCATION_FAILED: "no candidate node could be reserved; widen the filter, add nodes or "
+                       "release unused ones",
+    NODE_PROTECTED: "the node is protected; clear its 'protected' flag first if it really must change",
+    NODE_RETIRED: "the node is retired; it cannot be deployed again",
     UNKNOWN: "see the error text",
 }
 
@@ -121,6 +135,14 @@ def classify(status: int | None, message: str, exc_name: str = "") -> IronicErro
         return IronicError(INVALID_STATE, NEVER, status, msg, m.group("node"))
     if "maintenance mode" in msg:
         return IronicError(MAINTENANCE, NEVER, status, msg)
+    m = _NODE_PROTECTED_RE.search(msg)
+    if m:  # HTTP 403, but not an auth problem
+        return IronicError(NODE_PROTECTED, NEVER, status, msg, m.group("node"))
+    m = _NODE_RETIRED_RE.search(msg)
+    if m:
+        return IronicError(NODE_RETIRED, NEVER, status, msg, m.group("node"))
+    if _ALLOCATION_FAILED_RE.search(msg):
+        return IronicError(ALLOCATION_FAILED, NEVER, status, msg)
     if re.search(r"already exists", msg):
         return IronicError(DUPLICATE, NEVER, status, msg)
     name = exc_name or ""
@@ -148,3 +170,53 @@ def backoff_delay(attempt: int, base: float = 0.2, cap: float = 5.0, rng: random
     """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**attempt))."""
     r = rng or random
     return r.uniform(0, min(cap, base * (2 ** max(0, attempt))))
+
+
+@dataclass
+class CallStats:
+    """What one module run saw from Ironic, for the result (the wave strategy reads it)."""
+
+    requests_failed: int = 0
+    status_503: int = 0
+    status_409: int = 0
+    retries: int = 0
+    kinds: dict = field(default_factory=dict)
+
+    def record(self, err: IronicError) -> None:
+        self.requests_failed += 1
+        if err.status == 503:
+            self.status_503 += 1
+        elif err.status == 409:
+            self.status_409 += 1
+        self.kinds[err.kind] = self.kinds.get(err.kind, 0) + 1
+
+    @property
+    def backpressure(self) -> bool:
+        return self.status_503 > 0 or any(k in self.kinds for k in (CONCURRENT_ACTION_LIMIT,
+                                                                      NO_FREE_CONDUCTOR_WORKER))
+
+    def result_keys(self) -> dict:
+        """The documented result contract: backpressure, backpressure_503_count, error_kinds_seen."""
+        return {"backpressure": self.backpressure, "backpressure_503_count": self.status_503,
+                "retries": self.retries, "error_kinds_seen": dict(self.kinds)}
+
+
+def retry_plan(err: IronicError, attempt: int, elapsed: float, deadline: float,
+               rng: random.Random | None = None) -> float | None:
+    """Seconds to wait before retrying after `err` on the given attempt (0-based), or None to stop.
+
+    NodeLocked: short jittered backoff (locks last seconds). Backpressure (503): longer backoff,
+    capped at 15 s, because a deploy slot frees only when a deploy finishes. NEVER kinds: stop.
+    Nothing retries past `deadline` seconds of total elapsed time.
+    """
+    if err.action == NEVER:
+        return None
+    if err.kind == NODE_LOCKED:
+        delay = backoff_delay(attempt, base=0.2, cap=3.0, rng=rng)
+    elif err.action == BACKOFF:
+        delay = 1.0 + backoff_delay(attempt, base=1.0, cap=15.0, rng=rng)
+    else:
+        delay = backoff_delay(attempt, base=0.5, cap=5.0, rng=rng)
+    if elapsed + delay > deadline:
+        return None
+    return delay

@@ -104,6 +104,30 @@ def classify_exception(exc: BaseException) -> ironic_errors.IronicError:
     return ironic_errors.classify(status, message, type(exc).__name__)
 
 
+def api_request(conn, method: str, path: str, microversion: str = "1.52", **kwargs: Any) -> Any:
+    """One raw bare metal API request (e.g. a bulk `GET /nodes?fields=...`); returns the JSON body
+    (None for 204) and raises openstacksdk exceptions, so classify_exception works the same.
+    The proxy inherits baremetal_status_code_retries=0: no hidden SDK retries."""
+    resp = conn.baremetal.request(path, method, microversion=microversion, raise_exc=False, **kwargs)
+    openstack.exceptions.raise_from_response(resp)
+    if resp.status_code == 204 or not resp.content:
+        return None
+    return resp.json()
+
+
+def cloud_identity(params: dict, conn=None) -> str:
+    """A stable key for 'which Ironic' (cloud name + endpoint), for caches shared across hosts."""
+    endpoint = None
+    if conn is not None:
+        try:
+            endpoint = conn.baremetal.get_endpoint()
+        except Exception:  # noqa: BLE001 - identity falls back to the parameters
+            endpoint = None
+    return repr((params.get("cloud") if not isinstance(params.get("cloud"), dict) else
+                 sorted(params["cloud"].items(), key=str), params.get("baremetal_endpoint_override"),
+                 params.get("region_name"), endpoint))
+
+
 def call_with_retry(fn: Callable[[], T], attempts: int = 6, sleep: Callable[[float], None] = time.sleep,
                     retry_kinds: tuple = (ironic_errors.NODE_LOCKED,)) -> T:
     """Run fn(); retry only failures whose kind is in retry_kinds (default: NodeLocked) with jitter."""
@@ -118,6 +142,32 @@ def call_with_retry(fn: Callable[[], T], attempts: int = 6, sleep: Callable[[flo
                 raise
             sleep(ironic_errors.backoff_delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def call_with_policy(fn: Callable[[], T], stats: ironic_errors.CallStats | None = None,
+                     deadline: float = 120.0, sleep: Callable[[float], None] = time.sleep,
+                     clock: Callable[[], float] = time.monotonic) -> T:
+    """Run fn(); on failure decide by cause (ironic_errors.retry_plan): NodeLocked is retried with
+    short jitter, 503 backpressure with longer backoff (counted in `stats`), NodeAssociated and
+    every other NEVER kind is raised at once. Gives up after `deadline` seconds."""
+    start = clock()
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - classified below, re-raised unless retryable
+            if not HAS_SDK or not isinstance(exc, openstack.exceptions.SDKException):
+                raise
+            err = classify_exception(exc)
+            if stats is not None:
+                stats.record(err)
+            delay = ironic_errors.retry_plan(err, attempt, clock() - start, deadline)
+            if delay is None:
+                raise
+            if stats is not None:
+                stats.retries += 1
+            sleep(delay)
+            attempt += 1
 
 
 class IronwaveModule:
@@ -138,6 +188,11 @@ class IronwaveModule:
         )
         self.params = self.ansible.params
         self._conn = None
+        self.stats = ironic_errors.CallStats()
+
+    def call(self, fn: Callable[[], T], deadline: float = 120.0) -> T:
+        """Call Ironic through the per-cause retry policy, counting 503s for the result."""
+        return call_with_policy(fn, self.stats, deadline=deadline)
 
     @property
     def conn(self):
@@ -152,6 +207,7 @@ class IronwaveModule:
 
     def fail_sdk(self, exc: BaseException, what: str, **result: Any) -> None:
         err = classify_exception(exc)
+        result = {**self.stats.result_keys(), **result}
         self.ansible.fail_json(msg=err.one_line(what), error_kind=err.kind, error_action=err.action,
                                status_code=err.status, **result)
 
