@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test, in order of speed. Runs all steps, prints a summary, exits non-zero if any failed
+# (pytest's "no tests collected", exit 5, counts as a failure).
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+BIN="$ROOT/.venv/bin"
+export ANSIBLE_CONFIG="$ROOT/ansible.cfg" ANSIBLE_NOCOLOR=1 PY_COLORS=0
+declare -a NAMES=() RESULTS=() TIMES=()
+
+step() {
+  local name="$1"; shift
+  echo "=== [$name] $*"
+  local start=$SECONDS
+  "$@"
+  local rc=$?
+  NAMES+=("$name"); RESULTS+=("$rc"); TIMES+=("$((SECONDS - start))")
+  echo "=== [$name] exit $rc in $((SECONDS - start)) s"
+}
+
+step units       "$BIN/pytest" -q -p no:cacheprovider tests/unit
+step sanity      bash tests/sanity.sh
+step lint        "$BIN/ansible-lint" --profile production --offline
+step integration "$BIN/pytest" -q -p no:cacheprovider tests/integration
+step molecule    bash tests/molecule.sh
+
+echo
+echo "step         result  seconds"
+failed=0
+for i in "${!NAMES[@]}"; do
+  status=ok; [ "${RESULTS[$i]}" != 0 ] && { status="FAIL(${RESULTS[$i]})"; failed=1; }
+  printf '%-12s %-7s %5s\n' "${NAMES[$i]}" "$status" "${TIMES[$i]}"
+done
+exit $failed
