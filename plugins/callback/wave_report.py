@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: wave_report
+type: aggregate
+short_description: Progress, per-wave summary, JSON report and SVG timeline for the wave strategy
+description:
+  - Listens to the events published by the C(ironwave.baremetal.wave) strategy (same controller process) and
+    prints progress lines (wave k/n, window, in flight, done, failed, waiting for a slot, ETA) without any
+    terminal control codes, so they read the same in a terminal, a log file and AWX job output.
+  - At the end of each wave play it prints a per-wave summary table and the strategy's one-paragraph summary
+    (a halted rollout's paragraph is printed by the strategy itself, as an error), and (re)writes a JSON report
+    of all wave plays of the run and an SVG timeline (one bar per host,
+    coloured by state over time).
+  - Aggregate callback, works next to any stdout callback. Enable it with
+    C(callbacks_enabled = ironwave.baremetal.wave_report) or C(ANSIBLE_CALLBACKS_ENABLED).
+  - AWX artifacts (counts, failed and not-started hosts) are written by the strategy into the playbook stats
+    custom data under C(ironwave_wave), which ansible-runner sends as C(artifact_data); no role task needed.
+author:
+  - ironwave.baremetal developers (@ironwave)
+version_added: 0.1.0
+requirements:
+  - enable in configuration (callbacks_enabled)
+options:
+  report_path:
+    description: JSON report file. Empty string disables it. Parent directories are created.
+    type: path
+    default: reports/wave-report.json
+    env:
+      - name: IRONWAVE_WAVE_REPORT_PATH
+    ini:
+      - section: callback_wave_report
+        key: report_path
+  svg_path:
+    description: SVG timeline file. Empty string disables it.
+    type: path
+    default: reports/wave-timeline.svg
+    env:
+      - name: IRONWAVE_WAVE_SVG_PATH
+    ini:
+      - section: callback_wave_report
+        key: svg_path
+  progress_interval:
+    description:
+      - Minimum seconds between two progress lines. Play start, wave changes, halts and the end are always
+        printed. 0 prints a line for every admission and departure.
+    type: float
+    default: 5.0
+    env:
+      - name: IRONWAVE_WAVE_PROGRESS_INTERVAL
+    ini:
+      - section: callback_wave_report
+        key: progress_interval
+"""
+
+import json
+import os
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_report_render import (
+    progress_line,
+    summary_table,
+    timeline_svg,
+)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import BUS, WaveEvent
+
+_ALWAYS = ("play_start", "halt", "play_end")
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "ironwave.baremetal.wave_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self._reports: list[dict] = []
+        self._last_line = 0.0
+        self._last_wave = 0
+        BUS.subscribe(self._on_event)
+
+    def _on_event(self, event: WaveEvent) -> None:
+        snap = event.snapshot
+        if event.kind == "play_start":
+            self._last_wave = 0
+        note = event.kind if event.host is None else "%s %s%s" % (
+            event.kind, event.host, " (%s)" % event.outcome if event.outcome and event.outcome != "ok" else "")
+        if event.message and event.kind != "play_end":
+            note += ": " + event.message
+        now = time.monotonic()
+        interval = float(self.get_option("progress_interval") or 0)
+        if event.kind in _ALWAYS or snap.wave != self._last_wave or now - self._last_line >= interval:
+            self._display.display(progress_line(snap, note))
+            self._last_line = now
+            self._last_wave = snap.wave
+        if event.kind == "play_end" and event.report is not None:
+            self._reports.append(event.report)
+            self._display.display(summary_table(event.report))
+            if not event.report["halted"]:
+                # When halted the strategy itself reports the paragraph as an error.
+                self._display.display(event.report["summary"])
+            self._write()
+
+    def _write(self) -> None:
+        report_path = self.get_option("report_path")
+        svg_path = self.get_option("svg_path")
+        if report_path:
+            _write_file(report_path, json.dumps({"plays": self._reports}, indent=2, sort_keys=True) + "\n")
+        if svg_path:
+            _write_file(svg_path, timeline_svg(self._reports))
+
+    def v2_playbook_on_start(self, playbook):
+        BUS.subscribe(self._on_event)
+
+    def v2_playbook_on_stats(self, stats):
+        BUS.unsubscribe(self._on_event)
+
+
+def _write_file(path: str, text: str) -> None:
+    path = os.path.expanduser(path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils.aimd import AimdWindow
+from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import (
+    BUS,
+    FAILED,
+    NOT_STARTED,
+    OK,
+    EventBus,
+    SizeSpec,
+    WaveScheduler,
+    WaveSettingsError,
+    artifact_data,
+    budget_exceeded,
+    parse_bool,
+    parse_settings,
+    partition,
+)
+
+HOSTS = ["h%02d" % i for i in range(20)]
+
+
+def sched(hosts=HOSTS, **raw):
+    return WaveScheduler(hosts, parse_settings(raw), now=0.0, play="p")
+
+
+# ------------------------------------------------------------------ settings
+@pytest.mark.parametrize("raw, field", [
+    ({"ironwave_wave_size": 0}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": -3}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": "many"}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": 2.5}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": True}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": "150%"}, "ironwave_wave_size"),
+    ({"ironwave_wave_size": "0%"}, "ironwave_wave_size"),
+    ({"ironwave_wave_schedule": [1, 0]}, "ironwave_wave_schedule[1]"),
+    ({"ironwave_wave_schedule": []}, "ironwave_wave_schedule"),
+    ({"ironwave_wave_schedule": [1, "101%"]}, "ironwave_wave_schedule[1]"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_max_failures": -1}, "ironwave_wave_max_failures[0]"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_max_failures": "x"}, "ironwave_wave_max_failures[0]"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_max_fail_percentage": 120}, "ironwave_wave_max_fail_percentage[0]"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_max_fail_percentage": "-5%"}, "ironwave_wave_max_fail_percentage[0]"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_gate": "sometimes"}, "ironwave_wave_gate"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_poll_interval": 0}, "ironwave_wave_poll_interval"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_poll_interval": "soon"}, "ironwave_wave_poll_interval"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_backpressure_factor": 1}, "ironwave_wave_backpressure_factor"),
+    ({}, "ironwave_wave_size"),
+])
+def test_bad_settings_name_the_field(raw, field):
+    with pytest.raises(WaveSettingsError) as err:
+        parse_settings(raw)
+    assert str(err.value).startswith(field)
+
+
+def test_settings_accept_strings_from_extra_vars():
+    s = parse_settings({"ironwave_wave_size": "4", "ironwave_wave_schedule": ["1", "25%"],
+                        "ironwave_wave_max_fail_percentage": "10", "ironwave_wave_poll_interval": "0.2"})
+    assert s.window == SizeSpec(4.0)
+    assert s.schedule == (SizeSpec(1.0), SizeSpec(25.0, percent=True))
+    assert s.max_fail_percentage == (10.0,)
+    assert s.max_failures == (None,)
+    assert s.poll_interval == 0.2
+
+
+def test_default_budget_is_zero_failures():
+    assert parse_settings({"ironwave_wave_size": 3}).max_failures == (0,)
+
+
+def test_percent_resolution_matches_serial():
+    assert SizeSpec(20, percent=True).resolve(12) == 2
+    assert SizeSpec(1, percent=True).resolve(12) == 1  # never zero
+    assert SizeSpec(100, percent=True).resolve(12) == 12
+
+
+def test_partition_last_size_repeats():
+    assert partition(list("abcdefghij"), [1, 3]) == [["a"], ["b", "c", "d"], ["e", "f", "g"], ["h", "i", "j"]]
+    assert partition(list("abc"), [5]) == [["a", "b", "c"]]
+    assert partition([], [1]) == []
+
+
+def test_budget_exceeded_is_strict():
+    assert not budget_exceeded(1, 10, 1, None)
+    assert budget_exceeded(2, 10, 1, None)
+    assert not budget_exceeded(1, 10, None, 10)
+    assert budget_exceeded(2, 10, None, 10)
+    assert budget_exceeded(1, 10, 5, 0)  # either limit trips
+
+
+def test_parse_bool():
+    assert parse_bool(True) and parse_bool("True") and parse_bool("yes")
+    assert not parse_bool(False) and not parse_bool("false") and not parse_bool(None)
+
+
+# ------------------------------------------------------------------ admission
+def test_window_slides_and_never_exceeds():
+    s = sched(ironwave_wave_size=3)
+    assert s.admit(1.0) == ["h00", "h01", "h02"]
+    assert s.admit(1.1) == []
+    s.host_left("h01", OK, 2.0)
+    assert s.admit(2.0) == ["h03"]  # a slot frees -> exactly one host enters
+    assert len(s.in_flight) == 3
+    assert s.peak_in_flight == 3
+
+
+def test_canary_gate_then_wave_windows():
+    s = sched(ironwave_wave_size=10, ironwave_wave_schedule=[1, 3, "25%"])
+    assert [len(w.hosts) for w in s.waves] == [1, 3, 5, 5, 5, 1]
+    assert s.admit(0) == ["h00"]
+    assert s.admit(0) == []  # gate: canary still running, nothing else starts
+    s.host_left("h00", OK, 1)
+    assert s.admit(1) == ["h01", "h02", "h03"]  # window = wave 2 size
+    s.host_left("h02", OK, 2)
+    assert s.admit(2) == ["h04"]  # wave 3 host fills wave 2's slot: slides between waves
+    assert s.current_window() == 3  # wave 2 not finished: window still 3
+    s.host_left("h01", OK, 3)
+    s.host_left("h03", OK, 3)
+    assert s.current_window() == 5  # wave 2 done -> window opens to wave 3's size
+    assert s.admit(3) == ["h05", "h06", "h07", "h08"]
+    assert len(s.in_flight) == 5
+
+
+def test_every_gate_waits_for_each_wave():
+    s = sched(ironwave_wave_size=10, ironwave_wave_schedule=[1, 2], ironwave_wave_gate="every")
+    s.admit(0)
+    s.host_left("h00", OK, 1)
+    assert s.admit(1) == ["h01", "h02"]
+    s.host_left("h01", OK, 2)
+    assert s.admit(2) == []  # h02 (wave 2) still running
+    s.host_left("h02", OK, 3)
+    assert s.admit(3) == ["h03", "h04"]
+
+
+def test_window_capped_by_size_below_wave_size():
+    s = sched(ironwave_wave_size=2, ironwave_wave_schedule=[1, 5])
+    s.admit(0)
+    s.host_left("h00", OK, 1)
+    assert s.admit(1) == ["h01", "h02"]
+
+
+def test_canary_failure_halts_everything():
+    s = sched(ironwave_wave_size=3, ironwave_wave_schedule=[1, 3])
+    s.admit(0)
+    assert s.host_left("h00", FAILED, 1) is True
+    assert s.halted and "wave 1/" in s.halt_reason
+    assert s.admit(1) == []
+    s.finish(2)
+    assert s.not_started == HOSTS[1:]
+    assert all(s.hosts[n].state == NOT_STARTED for n in HOSTS[1:])
+    assert "halted" in s.summary() and "never started" in s.summary()
+
+
+def test_budget_per_wave_lets_in_flight_finish():
+    s = sched(ironwave_wave_size=4, ironwave_wave_schedule=[1, 4],
+              ironwave_wave_max_failures=[0, 1])
+    s.admit(0)
+    s.host_left("h00", OK, 1)
+    assert s.admit(1) == ["h01", "h02", "h03", "h04"]
+    assert s.host_left("h01", FAILED, 2) is False  # 1 failure allowed in wave 2
+    assert s.admit(2) == ["h05"]
+    assert s.host_left("h02", FAILED, 3) is True  # second failure: budget exceeded
+    assert s.admit(3) == []
+    for n in ("h03", "h04", "h05"):  # in-flight hosts still finish and are recorded
+        s.host_left(n, OK, 4)
+    s.finish(5)
+    rep = s.report()
+    assert rep["halted"] is True
+    assert rep["totals"] == {"hosts": 20, "ok": 4, "failed": 2, "not_started": 14}
+    assert rep["waves"][1]["budget_exceeded"] is True
+    assert rep["waves"][1]["failed"] == 2
+    assert rep["failed_hosts"] == ["h01", "h02"]
+    art = artifact_data(rep)
+    assert art["not_started"] == 14 and art["not_started_hosts"][0] == "h06"
+
+
+def test_fail_percentage_budget():
+    s = sched(hosts=HOSTS[:10], ironwave_wave_size=10, ironwave_wave_max_fail_percentage=10)
+    s.admit(0)
+    assert s.host_left("h00", FAILED, 1) is False  # 1/10 = 10 %: allowed
+    assert s.host_left("h01", FAILED, 1) is True
+
+
+def test_host_left_must_be_in_flight():
+    s = sched(ironwave_wave_size=1)
+    with pytest.raises(KeyError):
+        s.host_left("h05", OK, 1)
+
+
+def test_backpressure_shrinks_then_grows_back():
+    s = sched(ironwave_wave_size=8)
+    assert len(s.admit(0)) == 8
+    assert s.backpressure("h00") == 4
+    s.host_left("h01", OK, 1)  # +1 -> 5, but 7 still in flight
+    assert s.current_window() == 5
+    assert s.admit(1) == []
+    for n in ("h02", "h03", "h04"):
+        s.host_left(n, OK, 2)  # 5 -> 8
+    assert s.current_window() == 8
+    assert len(s.admit(2)) == 4
+
+
+def test_snapshot_counts():
+    s = sched(ironwave_wave_size=2, ironwave_wave_schedule=[1, 2])
+    s.admit(0)
+    snap = s.snapshot(0.5)
+    assert (snap.wave, snap.waves, snap.in_flight, snap.waiting, snap.window) == (1, 11, 1, 19, 1)
+    s.host_left("h00", OK, 1)
+    s.admit(1)
+    snap = s.snapshot(1.0)
+    assert (snap.wave, snap.in_flight, snap.done, snap.waiting, snap.window) == (2, 2, 1, 17, 2)
+
+
+# ------------------------------------------------------------------ AIMD
+def test_aimd_bounds():
+    w = AimdWindow(cap=10)
+    assert w.value == 10
+    assert w.on_backpressure() == 5
+    assert w.on_backpressure() == 2
+    assert w.on_backpressure() == 1
+    assert w.on_backpressure() == 1  # floor
+    for dummy in range(20):
+        w.on_success()
+    assert w.value == 10  # cap
+    assert w.on_backpressure(current=4) == 2  # decreases from the window in force
+    with pytest.raises(ValueError):
+        AimdWindow(cap=0)
+    with pytest.raises(ValueError):
+        AimdWindow(cap=3, factor=1.0)
+
+
+# ------------------------------------------------------------------ bus
+def test_bus_isolates_broken_subscribers():
+    bus = EventBus()
+    seen = []
+
+    def boom(event):
+        raise RuntimeError("x")
+
+    bus.subscribe(boom)
+    bus.subscribe(seen.append)
+    bus.subscribe(seen.append)  # idempotent
+    s = sched(ironwave_wave_size=1)
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import WaveEvent
+    bus.publish(WaveEvent(kind="admit", snapshot=s.snapshot(0)))
+    assert len(seen) == 1 and len(bus.errors) == 1
+    assert BUS is not bus
