@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_NOCOLOR ?= $(if $(CI),1,)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv link demo deploy stop clean test units sanity lint integration molecule build-test benchmark
+.PHONY: help venv link demo deploy stop clean test units sanity lint integration molecule benchmark
 
 help:
 	@echo "make demo   - set up .venv, start the local Ironic, enroll and deploy a fleet in waves, print the report"
@@ -55,13 +55,10 @@ lint: venv
 	$(BIN)/ansible-lint --profile production
 
 integration: venv
-	bash tests/integration/run.sh
+	$(BIN)/pytest -q tests/integration
 
 molecule: venv
 	bash tests/molecule.sh
-
-build-test: venv
-	bash tests/build-install.sh
 
 benchmark: venv
 	bash tests/benchmarks/run.sh
