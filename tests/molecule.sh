@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_NOCOLOR=1 PY_COLORS=0
 export IRONWAVE_IRONIC_VENV="${IRONWAVE_IRONIC_VENV:-$ROOT/.state/ironic-venv}"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.build/collections"
-cd "$ROOT/extensions"
+cd "$ROOT"
 rc=0
 for scenario in ${MOLECULE_SCENARIOS:-default tune}; do
   echo "--- molecule test -s $scenario"
