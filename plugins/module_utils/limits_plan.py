@@ -171,7 +171,7 @@ def compute_plan(inp: PlanInput) -> Plan:
             formula=formula))
 
     # --- ironic: cluster-wide action limits -------------------------------------------------
-    groups = {g: nodes for g, nodes in (inp.conductor_groups or {}).items()}
+    groups = dict(inp.conductor_groups or {})
     per_group = len(groups) > 1 and ro.lookup("ironic", release, "max_concurrent_per_conductor_group")
     if per_group:
         biggest = max(groups.values())

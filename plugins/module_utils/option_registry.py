@@ -236,7 +236,7 @@ def validate(options: dict[str, dict[str, Any]], registry: Optional[Registry],
             info, deprecated = registry.resolve(str(section), str(name)) if registry else (None, False)
             if info is None:
                 if registry is not None and not allow_unknown:
-                    known = sorted({s for s, _ in registry.options})
+                    known = sorted({s for s, _ignored in registry.options})
                     hint = ("" if str(section) in known
                             else f" (section [{section}] is unknown too; known sections include "
                                  f"{', '.join(known[:8])}{'...' if len(known) > 8 else ''})")

@@ -41,7 +41,7 @@ SERIES: tuple[tuple[str, str], ...] = (
     ("dalmatian", "2024.2"), ("epoxy", "2025.1"), ("flamingo", "2025.2"), ("gazpacho", "2026.1"),
     ("hibiscus", "2026.2"),
 )
-_INDEX = {name: i for i, (name, _) in enumerate(SERIES)}
+_INDEX = {name: i for i, (name, _ignored) in enumerate(SERIES)}
 _BY_YEAR = {year: name for name, year in SERIES}
 
 

@@ -21,7 +21,7 @@ description:
     an error, not a guess. See docs/tuning.md for the formulas.
   - Pure computation, runs on the controller; never contacts a service.
 author:
-  - ironwave.baremetal developers
+  - ironwave.baremetal developers (@ironwave)
 options:
   release:
     description: OpenStack release, as series name or year (C(epoxy), C(2025.1), C(2026.2)).
@@ -71,8 +71,10 @@ options:
     default: 2
 attributes:
   check_mode:
+    description: Read-only: runs the same in check mode.
     support: full
   diff_mode:
+    description: Nothing changes, so there is no diff.
     support: none
 notes:
   - Never changes anything; runs in check mode too.

@@ -21,7 +21,7 @@ description:
     Writing a value equal to the option's default where the file had no value changes the file
     but not the running service, so it does not ask for a restart.
 author:
-  - ironwave.baremetal developers
+  - ironwave.baremetal developers (@ironwave)
 options:
   path:
     description: The configuration file.
@@ -85,8 +85,10 @@ notes:
   - Supports check mode and diff mode.
 attributes:
   check_mode:
+    description: Reports what would change without writing the file.
     support: full
   diff_mode:
+    description: Shows a line diff of the file.
     support: full
 """
 
@@ -260,7 +262,7 @@ def main() -> None:
     reported, mutable, restart = [], [], []
     for change in changes:
         item = infos.get((change.section, change.key)) or next(
-            i for (s, _), i in infos.items() if s == change.section and change.key in [i.name, *i.aliases])
+            i for (s, _ignored), i in infos.items() if s == change.section and change.key in [i.name, *i.aliases])
         info = item.info
         # An absent option set to its default changes the file, not the running service.
         effective = not (change.before is None and info is not None and info.is_default(change.after))

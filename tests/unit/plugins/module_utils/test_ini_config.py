@@ -51,19 +51,19 @@ def test_new_option_goes_after_its_commented_sample_line():
 
 
 def test_new_option_without_sample_goes_after_last_option():
-    text, _ = ini.apply_options(SAMPLE, {"database": {"max_retries": "5"}})
+    text, _ignored = ini.apply_options(SAMPLE, {"database": {"max_retries": "5"}})
     assert text.endswith("connection = mysql+pymysql://ironic:secret@db/ironic\nmax_retries = 5\n")
 
 
 def test_new_section_appended_with_blank_line():
-    text, _ = ini.apply_options("[DEFAULT]\nhost = a", {"fake": {"deploy_delay": "2"}})
+    text, _ignored = ini.apply_options("[DEFAULT]\nhost = a", {"fake": {"deploy_delay": "2"}})
     assert text == "[DEFAULT]\nhost = a\n\n[fake]\ndeploy_delay = 2\n"
 
 
 def test_continuation_lines_replaced_and_read():
     doc = ini.IniDocument(SAMPLE)
     assert doc.get("DEFAULT", "enabled_hardware_types") == "ipmi,\nredfish"
-    text, _ = ini.apply_options(SAMPLE, {"DEFAULT": {"enabled_hardware_types": "fake-hardware"}})
+    text, _ignored = ini.apply_options(SAMPLE, {"DEFAULT": {"enabled_hardware_types": "fake-hardware"}})
     assert "enabled_hardware_types = fake-hardware\n; odd" not in text
     assert "    redfish" not in text and "enabled_hardware_types = fake-hardware\n\n[conductor]" in text
 
@@ -92,9 +92,9 @@ def test_custom_equality_avoids_spurious_change():
 
 
 def test_crlf_and_empty_file():
-    text, _ = ini.apply_options("[DEFAULT]\r\nhost = a\r\n", {"DEFAULT": {"debug": "true"}})
+    text, _ignored = ini.apply_options("[DEFAULT]\r\nhost = a\r\n", {"DEFAULT": {"debug": "true"}})
     assert text == "[DEFAULT]\r\nhost = a\r\ndebug = true\r\n"
-    text, _ = ini.apply_options("", {"DEFAULT": {"debug": "true"}})
+    text, _ignored = ini.apply_options("", {"DEFAULT": {"debug": "true"}})
     assert text == "[DEFAULT]\ndebug = true\n"
 
 

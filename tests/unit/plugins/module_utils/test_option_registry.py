@@ -49,7 +49,7 @@ def test_valid_options_and_mutability():
 ])
 def test_invalid_options_are_named(options, needle):
     registry = reg.registry_from_dump(DUMP)
-    _, errors, _ = reg.validate(options, registry)
+    _ignored, errors, _ignored = reg.validate(options, registry)
     assert len(errors) == 1 and needle in errors[0], errors
 
 
@@ -57,7 +57,7 @@ def test_allow_unknown_is_only_for_names():
     registry = reg.registry_from_dump(DUMP)
     checked, errors, warnings = reg.validate({"keystone_authtoken": {"password": "x"}}, registry, allow_unknown=True)
     assert not errors and checked[0].info is None and warnings
-    _, errors, _ = reg.validate({"conductor": {"max_concurrent_deploy": 0}}, registry, allow_unknown=True)
+    _ignored, errors, _ignored = reg.validate({"conductor": {"max_concurrent_deploy": 0}}, registry, allow_unknown=True)
     assert errors
 
 
@@ -66,7 +66,7 @@ def test_deprecated_name_accepted_with_warning_and_alias_for_file():
     checked, errors, warnings = reg.validate({"DEFAULT": {"rpc_thread_pool_size": 4}}, registry)
     assert not errors and "deprecated name" in warnings[0]
     assert checked[0].name == "rpc_thread_pool_size" and checked[0].aliases == ["executor_thread_pool_size"]
-    checked, _, _ = reg.validate({"DEFAULT": {"executor_thread_pool_size": 4}}, registry)
+    checked, _ignored, _ignored = reg.validate({"DEFAULT": {"executor_thread_pool_size": 4}}, registry)
     assert checked[0].aliases == ["rpc_thread_pool_size"]
 
 
@@ -78,26 +78,26 @@ def test_deprecated_name_accepted_with_warning_and_alias_for_file():
 ])
 def test_table_thread_pool_names(release, name, ok):
     registry = reg.registry_from_table("ironic", release)
-    _, errors, _ = reg.validate({"DEFAULT": {name: 8}}, registry)
+    _ignored, errors, _ignored = reg.validate({"DEFAULT": {name: 8}}, registry)
     assert (not errors) is ok, errors
 
 
 def test_table_knows_bounds_and_defaults():
     registry = reg.registry_from_table("ironic", "2025.1")
-    _, errors, _ = reg.validate({"conductor": {"max_concurrent_deploy": 0}}, registry)
+    _ignored, errors, _ignored = reg.validate({"conductor": {"max_concurrent_deploy": 0}}, registry)
     assert "minimum 1" in errors[0]
-    info, _ = registry.resolve("conductor", "workers_pool_size")
+    info, _ignored = registry.resolve("conductor", "workers_pool_size")
     assert info.is_default("300") and not info.is_default("100")
     assert reg.registry_from_table("ironic", "2023.1").resolve("conductor", "workers_pool_size")[0].is_default("100")
-    _, errors, _ = reg.validate({"conductor": {"debug": True}}, registry)
+    _ignored, errors, _ignored = reg.validate({"conductor": {"debug": True}}, registry)
     assert "not a known option" in errors[0]
 
 
 def test_same_value_by_type():
     registry = reg.registry_from_dump(DUMP)
-    info, _ = registry.resolve("conductor", "automated_clean")
+    info, _ignored = registry.resolve("conductor", "automated_clean")
     assert reg.same_value(info, "True", "true") and reg.same_value(info, "on", "1")
-    info, _ = registry.resolve("conductor", "workers_pool_size")
+    info, _ignored = registry.resolve("conductor", "workers_pool_size")
     assert reg.same_value(info, "0300", "300") and not reg.same_value(info, "30", "300")
     assert reg.format_value(True) == "true" and reg.format_value(["a", "b"]) == "a,b"
 
@@ -125,7 +125,7 @@ def test_real_ironic_registry_matches_table():
         real = registry.options[key]
         assert (real.type, real.minimum, real.mutable) == (info.type, info.minimum, info.mutable), key
     assert registry.resolve("DEFAULT", "rpc_thread_pool_size")[0].name == "executor_thread_pool_size"
-    _, errors, _ = reg.validate({"conductor": {"max_concurrent_deploy": 0, "no_such_option": 1}}, registry)
+    _ignored, errors, _ignored = reg.validate({"conductor": {"max_concurrent_deploy": 0, "no_such_option": 1}}, registry)
     assert len(errors) == 2
 
 
@@ -133,6 +133,6 @@ def test_real_ironic_registry_matches_table():
                     reason="set IRONWAVE_NOVA_PYTHON to the python of a venv with nova installed")
 def test_real_nova_registry_matches_table():
     registry = _dump(NOVA_PYTHON, "nova.conf", "oslo.messaging")
-    info, _ = registry.resolve("DEFAULT", "max_concurrent_builds")
-    table, _ = reg.registry_from_table("nova", "2026.2").resolve("DEFAULT", "max_concurrent_builds")
+    info, _ignored = registry.resolve("DEFAULT", "max_concurrent_builds")
+    table, _ignored = reg.registry_from_table("nova", "2026.2").resolve("DEFAULT", "max_concurrent_builds")
     assert (info.type, info.minimum, info.mutable) == (table.type, table.minimum, table.mutable)
