@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""Controller side of ironwave.baremetal.wave_slot: fills in `run_id` and `holder`, then runs the
+module. The run id must be the same for every host of one ansible-playbook run and differ between
+runs; only the controller knows that (see slot_lease.derive_run_id for the order of sources)."""
+from __future__ import annotations
+
+import os
+import socket
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import derive_run_id
+
+
+def _process_start(pid: int) -> str:
+    """The start time of a process in clock ticks since boot (Linux), or "" where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            # Field 22; the command name (field 2) may contain spaces, so split after its ')'.
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        args = dict(self._task.args)
+        source = None
+        if not args.get("run_id"):
+            # Workers are forked from the ansible-playbook process: its PID names this run.
+            ppid = os.getppid()
+            args["run_id"], source = derive_run_id(
+                os.environ, task_vars, socket.gethostname().split(".")[0], ppid, _process_start(ppid))
+        if not args.get("holder"):
+            args["holder"] = str(task_vars.get("inventory_hostname", ""))
+        result.update(self._execute_module(module_name="ironwave.baremetal.wave_slot", module_args=args,
+                                           task_vars=task_vars))
+        if source:
+            result["run_id_source"] = source
+        return result
