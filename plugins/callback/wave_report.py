@@ -114,6 +114,10 @@ class CallbackModule(CallbackBase):
             _write_file(report_path, json.dumps({"plays": self._reports}, indent=2, sort_keys=True) + "\n")
         if svg_path:
             _write_file(svg_path, timeline_svg(self._reports))
+        written = [f"{label} {os.path.abspath(path)}" for label, path in
+                   (("report:", report_path), ("timeline picture:", svg_path)) if path]
+        if written:
+            self._display.display("WAVE " + " | ".join(written))
 
     def v2_playbook_on_start(self, playbook):
         BUS.subscribe(self._on_event)
