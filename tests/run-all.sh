@@ -18,6 +18,13 @@ step() {
   echo "=== [$name] exit $rc in $((SECONDS - start)) s"
 }
 
+# ansible-core 2.16 next to the pinned 2.19: the wave strategy's integration tests run on both.
+CORE216="$ROOT/.state/venv-core216"
+if [ ! -x "$CORE216/bin/ansible-playbook" ]; then
+  python3 -m venv "$CORE216" && "$CORE216/bin/pip" install -q --disable-pip-version-check -r requirements/core216.txt
+fi
+export IRONWAVE_EXTRA_ANSIBLE_PLAYBOOK="$CORE216/bin/ansible-playbook"
+
 step units       "$BIN/pytest" -q -p no:cacheprovider tests/unit
 step sanity      bash tests/sanity.sh
 step lint        "$BIN/ansible-lint" --profile production --offline
