@@ -30,6 +30,7 @@ ENDPOINT = "endpoint"
 SERVER_ERROR = "server_error"
 CONFLICT = "conflict"
 ALLOCATION_FAILED = "allocation_failed"
+DATABASE_BUSY = "database_busy"
 NODE_PROTECTED = "node_protected"
 NODE_RETIRED = "node_retired"
 UNKNOWN = "unknown"
@@ -47,6 +48,7 @@ _ALLOCATION_FAILED_RE = re.compile(
     r"|no available nodes match|could not reserve any of \d+ suitable nodes"
     r"|all nodes were filtered out during reservation"
 )
+_DATABASE_BUSY_RE = re.compile(r"database is locked|Deadlock found|Lock wait timeout exceeded|DBDeadlock")
 _NODE_PROTECTED_RE = re.compile(r"Node (?P<node>\S+) is protected")
 _NODE_RETIRED_RE = re.compile(r"on node (?P<node>\S+) because it is retired")
 _INVALID_STATE_RE = re.compile(
@@ -76,6 +78,8 @@ _ADVICE = {
                        "release unused ones",
     NODE_PROTECTED: "the node is protected; clear its 'protected' flag first if it really must change",
     NODE_RETIRED: "the node is retired; it cannot be deployed again",
+    DATABASE_BUSY: "Ironic's database was locked or deadlocked for a moment; retried. Frequent? Ironic "
+                   "on sqlite does not take concurrent writers well; use MySQL/PostgreSQL",
     UNKNOWN: "see the error text",
 }
 
@@ -141,6 +145,8 @@ def classify(status: int | None, message: str, exc_name: str = "") -> IronicErro
     m = _NODE_RETIRED_RE.search(msg)
     if m:
         return IronicError(NODE_RETIRED, NEVER, status, msg, m.group("node"))
+    if _DATABASE_BUSY_RE.search(msg):
+        return IronicError(DATABASE_BUSY, RETRY, status, msg)
     if _ALLOCATION_FAILED_RE.search(msg):
         return IronicError(ALLOCATION_FAILED, NEVER, status, msg)
     if re.search(r"already exists", msg):
@@ -192,8 +198,8 @@ class CallStats:
 
     @property
     def backpressure(self) -> bool:
-        return self.status_503 > 0 or any(k in self.kinds for k in (CONCURRENT_ACTION_LIMIT,
-                                                                      NO_FREE_CONDUCTOR_WORKER))
+        limits = (CONCURRENT_ACTION_LIMIT, NO_FREE_CONDUCTOR_WORKER)
+        return self.status_503 > 0 or any(k in self.kinds for k in limits)
 
     def result_keys(self) -> dict:
         """The documented result contract: backpressure, backpressure_503_count, error_kinds_seen."""
