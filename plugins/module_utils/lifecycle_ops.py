@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""Ironic reads/writes shared by the node lifecycle modules (adapter code, no decisions).
+
+Every request goes through IronwaveModule.call (per-cause retries, 503s counted) and uses the
+raw API with `fields=` so a bulk listing stays small. Listings come from the controller-wide
+SharedListing cache: many hosts, one request per tick.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils.association import (
+    AssociationResult, Expectation, NodeView, classify_association)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import NODE_FIELDS
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
+    api_request, classify_exception, cloud_identity)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import SharedListing, cache_key
+
+MICROVERSION = "1.52"   # allocations + allocation_uuid on nodes
+# No "allocation_uuid": Ironic 39 answers HTTP 500 to `GET /v1/nodes?fields=...,allocation_uuid`
+# and silently drops it from `GET /v1/nodes/X?fields=...`. Single-node reads therefore fetch the
+# whole node; listings rely on instance_uuid (Ironic keeps it equal to the allocation UUID).
+NODE_VIEW_FIELDS = ("uuid", "name", "instance_uuid", "provision_state",
+                    "target_provision_state", "maintenance", "maintenance_reason", "reservation",
+                    "last_error", "power_state")
+# Allocations are read without fields=: Ironic 39 omits node_uuid from both the listing and a
+# single GET as soon as fields= is given.
+ALLOCATION_KEYS = ("uuid", "name", "node_uuid", "state", "last_error")
+
+
+class Ops:
+    def __init__(self, module) -> None:
+        self.m = module          # an IronwaveModule
+        self._ident = None
+        module.t0 = time.monotonic()
+
+    # -- raw requests -------------------------------------------------------------------
+    def request(self, method: str, path: str, deadline: float = 120.0, **kwargs: Any) -> Any:
+        return self.m.call(lambda: api_request(self.m.conn, method, path, MICROVERSION, **kwargs),
+                           deadline=deadline)
+
+    def _list(self, path: str, key: str, fields: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> list[dict]:
+        items: list[dict] = []
+        url = f"{path}?fields={','.join(fields)}" if fields else path
+        while url:
+            body = self.request("GET", url)
+            rows = body.get(key, [])
+            items.extend({k: r.get(k) for k in keep} if keep else r for r in rows)
+            nxt = body.get("next")
+            url = nxt.split("/v1", 1)[-1] if nxt else None
+        return items
+
+    def get_node(self, ident: str) -> dict | None:
+        """The whole node (see NODE_VIEW_FIELDS for why no fields= here)."""
+        try:
+            return self.request("GET", f"/nodes/{quote(ident, safe='')}")
+        except Exception as exc:  # noqa: BLE001
+            if classify_exception(exc).kind == ironic_errors.NOT_FOUND:
+                return None
+            raise
+
+    def get_allocation(self, ident: str) -> dict | None:
+        try:
+            body = self.request("GET", f"/allocations/{quote(ident, safe='')}")
+            return {k: body.get(k) for k in ALLOCATION_KEYS}
+        except Exception as exc:  # noqa: BLE001
+            if classify_exception(exc).kind == ironic_errors.NOT_FOUND:
+                return None
+            raise
+
+    # -- shared listings ----------------------------------------------------------------
+    @property
+    def ident(self) -> str:
+        if self._ident is None:
+            self._ident = cloud_identity(self.m.params, self.m.conn)
+        return self._ident
+
+    def shared(self, what: str, ttl: float) -> SharedListing:
+        return SharedListing(cache_key(self.ident, what), ttl=ttl)
+
+    def shared_nodes(self, ttl: float = 2.0, max_age: float | None = None,
+                     newer_than: float | None = None) -> list[dict]:
+        """All nodes (NODE_FIELDS), from the shared cache. `newer_than` is a time.time() value."""
+        fields = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
+        return self.shared("nodes:" + ",".join(fields), ttl).get(
+            lambda: self._list("/nodes", "nodes", fields), max_age=max_age, newer_than=newer_than).data
+
+    # -- association ------------------------------------------------------------------------
+    def view(self, node: dict, expected: Expectation) -> NodeView:
+        """A NodeView; fetch the allocation only when a name must be compared with it.
+
+        Listings carry no allocation_uuid (see NODE_VIEW_FIELDS), but Ironic gives an allocated
+        node instance_uuid == allocation UUID, so the allocation is looked up by that.
+        """
+        alloc, found = None, None
+        alloc_id = node.get("allocation_uuid")
+        if expected.instance_name and not expected.instance_uuid and (alloc_id or node.get("instance_uuid")):
+            alloc = self.get_allocation(alloc_id or node["instance_uuid"])
+            if alloc_id:
+                found = alloc is not None
+            elif alloc is not None and alloc.get("node_uuid") == node.get("uuid"):
+                node = {**node, "allocation_uuid": alloc["uuid"]}
+                found = True
+            else:
+                alloc = None  # instance_uuid set directly (Nova-style), no allocation behind it
+        return NodeView.from_mapping(node, allocation=alloc, allocation_found=found)
+
+    def classify(self, node: dict, expected: Expectation) -> AssociationResult:
+        return classify_association(self.view(node, expected), expected)
+
+
+def wait_for_states(ops: Ops, node_uuids: list[str], targets: set[str], timeout: float,
+                    interval: float = 2.0, fail_states: frozenset = frozenset(),
+                    sleep=time.sleep, clock=time.monotonic) -> tuple[dict, bool]:
+    """Poll the shared node listing until every node is in `targets` or a fail state, or timeout.
+    Any shared copy younger than `interval` counts: the callers' targets (active after a deploy,
+    available after a teardown) cannot be met by a copy from before their own request.
+    Returns ({uuid: node dict or None}, timed_out)."""
+    start = clock()
+    wanted = set(node_uuids)
+    while True:
+        nodes = {n["uuid"]: n for n in ops.shared_nodes(ttl=interval) if n["uuid"] in wanted}
+        done = all(u in nodes and (nodes[u].get("provision_state") in targets and
+                                   not nodes[u].get("target_provision_state")
+                                   or nodes[u].get("provision_state") in fail_states)
+                   for u in wanted)
+        if done:
+            return {u: nodes.get(u) for u in node_uuids}, False
+        if clock() - start > timeout:
+            return {u: nodes.get(u) for u in node_uuids}, True
+        listing = ops.shared("nodes:" + ",".join(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS)), interval)
+        sleep(max(0.2, listing.next_tick_in()) + 0.05)
+
+
+def expectation(params: dict) -> Expectation:
+    return Expectation(instance_name=params.get("instance_name") or None,
+                       instance_uuid=params.get("instance_uuid") or None)
+
+
+def association_error(result: AssociationResult, action: str) -> str:
+    """One line for a refused action: node, expected instance, actual owner, why."""
+    return f"refusing to {action}: {result.message} [{result.verdict}]"
+
+
+def node_summary(node: dict | None) -> dict | None:
+    if node is None:
+        return None
+    return {k: node.get(k) for k in NODE_VIEW_FIELDS if k in node}
+
+
+def result_keys(module) -> dict:
+    """The shared result contract: backpressure keys plus `elapsed` (seconds in run(), after imports)."""
+    return {**module.stats.result_keys(), "elapsed": round(time.monotonic() - getattr(module, "t0", time.monotonic()), 3)}
+
+
+def finish(module, **result: Any) -> None:
+    """exit_json with the shared result contract merged in."""
+    module.ansible.exit_json(**{**result_keys(module), **result})

@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_deploy
+short_description: Deploy a reserved bare metal node, only if it belongs to the expected instance
+version_added: 0.1.0
+description:
+  - Reads the node and classifies its association first. It deploys only when the node is
+    associated with exactly the expected instance (O(instance_uuid) and/or O(instance_name)), is not
+    in maintenance and is C(available).
+  - Already C(active) for the same instance, or already deploying for it - C(changed=false).
+  - Associated with another instance - fails at once with a message naming the node and both
+    instances; the node is not touched. Not reserved, orphaned, mismatched, busy or unusable - fails
+    with the reasons, nothing changed.
+  - Then sets O(instance_info) (only keys that differ) and O(traits) (which select deploy templates),
+    and requests C(active) with the optional O(config_drive) and O(deploy_steps).
+  - After the deploy request the association is verified again, from a node listing made after the
+    request; with O(wait=true) from the final state.
+  - "HTTP 503 (C(ConcurrentActionLimit), C(NoFreeConductorWorker)) is retried with backoff until
+    O(backpressure_timeout) and reported as C(backpressure: true) with the count of 503s."
+  - Waiting polls a node listing shared by all hosts running this task (one request per tick).
+author:
+  - ironwave.baremetal developers (@ironwave)
+extends_documentation_fragment:
+  - ironwave.baremetal.cloud
+options:
+  node:
+    description: Node name or UUID (the C(node) returned by M(ironwave.baremetal.node_reserve)).
+    type: str
+    required: true
+  instance_name:
+    description: Expected instance name (allocation name). Checked against the node's allocation.
+    type: str
+  instance_uuid:
+    description:
+      - Expected instance UUID (the node's C(instance_uuid); C(instance_uuid) returned by
+        M(ironwave.baremetal.node_reserve)). Giving it saves one request per node.
+    type: str
+  instance_info:
+    description: Keys to set in the node's C(instance_info) before deploying (for example C(image_source)).
+    type: dict
+  config_drive:
+    description: Config drive, a dict (C(meta_data), C(user_data), C(network_data)) or a URL/base64 string.
+    type: raw
+  deploy_steps:
+    description: Deploy steps to run (list of dicts with C(interface), C(step), C(args), C(priority)).
+    type: list
+    elements: dict
+  traits:
+    description:
+      - Traits to add to the node before deploying. Deploy templates whose names match run their steps.
+    type: list
+    elements: str
+  wait:
+    description: Wait until the node is C(active) (or failed).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 1800
+  poll_interval:
+    description: Seconds between shared polls while waiting.
+    type: float
+    default: 2.0
+  backpressure_timeout:
+    description: Seconds to keep retrying a deploy request answered with HTTP 503 before failing.
+    type: int
+    default: 300
+notes:
+  - Supports check mode (nothing is sent but reads) and diff (provision_state, instance_info keys, traits).
+"""
+
+EXAMPLES = r"""
+- name: Reserve
+  ironwave.baremetal.node_reserve:
+    cloud: ironwave-local
+    instance_name: "{{ inventory_hostname }}"
+  register: reservation
+
+- name: Deploy, only if the node is still ours
+  ironwave.baremetal.node_deploy:
+    cloud: ironwave-local
+    node: "{{ reservation.node }}"
+    instance_name: "{{ inventory_hostname }}"
+    instance_uuid: "{{ reservation.instance_uuid }}"
+    instance_info:
+      image_source: http://images.example/ubuntu.qcow2
+      image_checksum: sha256:0123...
+    config_drive:
+      meta_data:
+        hostname: "{{ inventory_hostname }}"
+    wait: true
+"""
+
+RETURN = r"""
+node:
+  description: Node UUID.
+  returned: always
+  type: str
+provision_state:
+  description: The node's provision state at the end (C(active) with O(wait=true)).
+  returned: success
+  type: str
+association:
+  description: The association check before the deploy (verdict, owner, reasons, facts).
+  returned: always
+  type: dict
+association_after:
+  description:
+    - Who owns the node according to the association check after the deploy request (C(ours); any
+      other owner fails the task). The owner, not the verdict, since the node is legitimately
+      C(busy) right after the request.
+  returned: when a deploy was requested
+  type: str
+last_error:
+  description: Ironic's last_error when the deploy failed.
+  returned: failure
+  type: str
+backpressure:
+  description: True when Ironic answered HTTP 503 (concurrent action limit or no free conductor worker).
+  returned: always
+  type: bool
+backpressure_503_count:
+  description: Number of HTTP 503 answers seen and retried.
+  returned: always
+  type: int
+elapsed:
+  description: Seconds the module spent deciding and calling Ironic (after Python imports).
+  returned: always
+  type: float
+retries:
+  description: Requests retried by the per-cause policy.
+  returned: always
+  type: int
+error_kinds_seen:
+  description: Count of each classified Ironic error kind seen.
+  returned: always
+  type: dict
+error_kind:
+  description: On failure, the cause (an association verdict such as C(associated_elsewhere), or an Ironic error kind).
+  returned: failure
+  type: str
+"""
+
+import time
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
+    Ops, association_error, expectation, finish, wait_for_states, result_keys)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
+
+DEPLOYING = ("deploying", "wait call-back", "deploy")
+DEPLOY_FAILED = frozenset({"deploy failed", "error"})
+
+
+class NodeDeploy(IronwaveModule):
+    argument_spec = dict(
+        node=dict(type="str", required=True),
+        instance_name=dict(type="str"),
+        instance_uuid=dict(type="str"),
+        instance_info=dict(type="dict"),
+        config_drive=dict(type="raw", no_log=False),
+        deploy_steps=dict(type="list", elements="dict"),
+        traits=dict(type="list", elements="str"),
+        wait=dict(type="bool", default=False),
+        timeout=dict(type="int", default=1800),
+        poll_interval=dict(type="float", default=2.0),
+        backpressure_timeout=dict(type="int", default=300),
+    )
+    module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
+
+    def run(self) -> None:
+        p = self.params
+        ops = Ops(self)
+        expected = expectation(p)
+        node = ops.get_node(p["node"])
+        if node is None:
+            self.ansible.fail_json(msg=f"node {p['node']!r} not found; check the name/UUID and the cloud",
+                                   error_kind="not_found", node=p["node"])
+        uuid = node["uuid"]
+        result = ops.classify(node, expected)
+        state = node.get("provision_state")
+        base = dict(node=uuid, association=result.as_dict())
+
+        if result.verdict in (assoc.ASSOCIATED_ELSEWHERE, assoc.ORPHANED, assoc.ALLOCATION_MISMATCH):
+            self.fail(association_error(result, f"deploy node {uuid}"), result.verdict, **base)
+        if result.owner == assoc.OWNER_OURS and state == "active" and not node.get("target_provision_state"):
+            finish(self, changed=False, provision_state=state, **base)
+        already = result.owner == assoc.OWNER_OURS and (state in DEPLOYING or node.get("target_provision_state") == "active")
+        if not already:
+            if result.verdict == assoc.FREE:
+                self.fail(f"refusing to deploy node {uuid}: it is not reserved for {expected.label}; "
+                          "reserve it first (ironwave.baremetal.node_reserve)", "not_reserved", **base)
+            if not assoc.may_deploy(result):
+                self.fail(association_error(result, f"deploy node {uuid}"), result.verdict, **base)
+
+        changes = self.planned_changes(node) if not already else {}
+        diff = {"before": {"provision_state": state, **changes.get("before", {})},
+                "after": {"provision_state": "active", **changes.get("after", {})}}
+        if self.ansible.check_mode or already:
+            if already and p["wait"] and not self.ansible.check_mode:
+                self.wait_and_verify(ops, uuid, expected, base, changed=False)
+            finish(self, changed=not already, provision_state=state, diff=diff, **base)
+
+        if changes.get("patch"):
+            ops.request("PATCH", f"/nodes/{uuid}", json=changes["patch"])
+        if changes.get("traits") is not None:
+            ops.request("PUT", f"/nodes/{uuid}/traits", json={"traits": changes["traits"]})
+        body: dict = {"target": "active"}
+        if p["config_drive"] is not None:
+            body["configdrive"] = p["config_drive"]
+        if p["deploy_steps"]:
+            body["deploy_steps"] = p["deploy_steps"]
+        requested = time.time()
+        ops.request("PUT", f"/nodes/{uuid}/states/provision", json=body, deadline=p["backpressure_timeout"])
+        if p["wait"]:
+            self.wait_and_verify(ops, uuid, expected, {**base, "diff": diff}, changed=True)
+        # Verify again from a listing made after our request (shared with the other hosts).
+        rows = ops.shared_nodes(ttl=p["poll_interval"], newer_than=requested)
+        after = next((n for n in rows if n["uuid"] == uuid), None) or ops.get_node(uuid)
+        verdict = ops.classify(after, expected)
+        if verdict.owner != assoc.OWNER_OURS:
+            self.fail(association_error(verdict, f"accept deploy of node {uuid}") +
+                      " (association changed during the deploy request)", verdict.verdict, **base)
+        finish(self, changed=True, provision_state=after.get("provision_state"),
+               association_after=verdict.owner, diff=diff, **base)
+
+    def planned_changes(self, node: dict) -> dict:
+        p = self.params
+        out: dict = {"before": {}, "after": {}}
+        info = node.get("instance_info") or {}
+        patch = []
+        for key, value in (p["instance_info"] or {}).items():
+            if info.get(key) != value:
+                patch.append({"op": "add", "path": f"/instance_info/{key}", "value": value})
+                out["before"][f"instance_info.{key}"] = info.get(key)
+                out["after"][f"instance_info.{key}"] = value
+        out["patch"] = patch
+        if p["traits"]:
+            have = list(node.get("traits") or [])
+            want = sorted(set(have) | set(p["traits"]))
+            if want != sorted(have):
+                out["traits"] = want
+                out["before"]["traits"], out["after"]["traits"] = sorted(have), want
+        return out
+
+    def wait_and_verify(self, ops: Ops, uuid: str, expected, base: dict, changed: bool) -> None:
+        p = self.params
+        nodes, timed_out = wait_for_states(ops, [uuid], {"active"}, p["timeout"], p["poll_interval"],
+                                           DEPLOY_FAILED)
+        node = nodes.get(uuid) or {}
+        state = node.get("provision_state")
+        if timed_out or state != "active":
+            why = f"timed out after {p['timeout']} s in state {state!r}" if timed_out else f"ended in {state!r}"
+            self.fail(f"deploy of node {uuid} {why}: {node.get('last_error')}",
+                      "timeout" if timed_out else "deploy_failed", last_error=node.get("last_error"),
+                      provision_state=state, **base)
+        verdict = ops.classify(node, expected)
+        if verdict.owner != assoc.OWNER_OURS:
+            self.fail(association_error(verdict, f"accept deploy of node {uuid}") +
+                      " (association changed during the deploy)", verdict.verdict, **base)
+        finish(self, changed=changed, provision_state=state, association_after=verdict.owner, **base)
+
+    def fail(self, msg: str, kind: str, **extra) -> None:
+        self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})
+
+
+def main() -> None:
+    NodeDeploy()()
+
+
+if __name__ == "__main__":
+    main()

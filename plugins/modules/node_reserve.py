@@ -1,0 +1,462 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_reserve
+short_description: Atomically reserve a bare metal node for a named instance
+version_added: 0.1.0
+description:
+  - Reserves one node for O(instance_name) with Ironic's allocation API (O(mode=allocation), the
+    default, as metalsmith does) or by setting the node's C(instance_uuid) (O(mode=instance_uuid)).
+    Ironic makes either atomic; two concurrent reservations never get the same node.
+  - Idempotent - the same O(instance_name) gets the same node back (the allocation is named after
+    the instance; in O(mode=instance_uuid) the instance UUID is derived from the name unless given).
+  - "Candidates are prefiltered like Ironic's allocation code: not associated, C(available), not in
+    maintenance, with a power state; then narrowed by O(node), O(candidate_nodes), O(resource_class),
+    O(traits), O(conductor_group) and O(expression). The candidate list comes from a bulk listing
+    shared by all hosts running this task at the same time (one request per tick)."
+  - If the candidates are taken between listing and reserving, the module picks others, at most
+    O(max_attempts) rounds, and reports every attempt. When nothing is left it fails at once naming
+    the filter and what was tried; when a node was lost to another instance the error kind is
+    C(node_associated).
+  - openstacksdk's blanket retries are off; HTTP 503 answers are retried with backoff and reported as
+    C(backpressure).
+author:
+  - ironwave.baremetal developers (@ironwave)
+extends_documentation_fragment:
+  - ironwave.baremetal.cloud
+options:
+  instance_name:
+    description:
+      - Name of the instance the node is reserved for; the allocation's name. Must be a valid Ironic
+        logical name (letters, digits, C(-), C(.), C(_), C(~)).
+    type: str
+    required: true
+  instance_uuid:
+    description:
+      - UUID to reserve the node under. With O(mode=allocation) it becomes the allocation UUID (and so
+        the node's C(instance_uuid)); default there is a new random UUID per attempt (reruns find the
+        node by the allocation name). With O(mode=instance_uuid) it is written to the node; default
+        there is a UUID derived from O(instance_name) (uuid5), so reruns find the same node.
+      - With an explicit UUID, a lost race is decided by Ironic alone (it may take a few seconds), because
+        a UUID cannot be reused safely while Ironic still works on a deleted allocation.
+    type: str
+  mode:
+    description:
+      - C(allocation) uses Ironic's allocation API (microversion 1.52 or later).
+      - C(instance_uuid) sets the node's C(instance_uuid) and C(instance_info.display_name) in one PATCH,
+        for clouds or workflows that do not use allocations. Ironic answers C(NodeAssociated) if the
+        node was taken meanwhile.
+    type: str
+    choices: [allocation, instance_uuid]
+    default: allocation
+  node:
+    description: Reserve exactly this node (name or UUID). Same as a one-element O(candidate_nodes).
+    type: str
+  candidate_nodes:
+    description: Only these nodes (names or UUIDs), tried in the given order.
+    type: list
+    elements: str
+  resource_class:
+    description: Only nodes of this resource class. Default is the resource class of the best candidate.
+    type: str
+  traits:
+    description: Only nodes having all these traits.
+    type: list
+    elements: str
+    default: []
+  conductor_group:
+    description: Only nodes in this conductor group (C("") is the default group).
+    type: str
+  expression:
+    description:
+      - A JMESPath expression evaluated on each node (fields C(uuid), C(name), C(properties),
+        C(resource_class), C(traits), C(conductor_group), ...); only nodes where it is true are
+        candidates. Example C(properties.memory_mb >= `262144`). Validated before anything is done.
+    type: str
+  max_attempts:
+    description:
+      - Allocation attempts. After a failed attempt, nodes taken by other instances are excluded and
+        the rest are offered again (after a short jittered pause when none was taken).
+    type: int
+    default: 5
+  batch:
+    description: Candidates offered to Ironic per attempt (it takes the first free one).
+    type: int
+    default: 3
+  timeout:
+    description: Seconds to wait in total for Ironic to process the allocation.
+    type: int
+    default: 60
+  stuck_timeout:
+    description:
+      - Seconds after which an allocation still C(allocating) counts as a failed attempt; it is
+        deleted and the next attempt made. Ironic normally decides in well under a second.
+    type: int
+    default: 15
+requirements:
+  - jmespath (only when O(expression) is used)
+notes:
+  - Supports check mode (reports the node that would be picked; nothing is created) and diff.
+"""
+
+EXAMPLES = r"""
+- name: Reserve a node with at least 256 GiB RAM for web-1
+  ironwave.baremetal.node_reserve:
+    cloud: ironwave-local
+    instance_name: web-1
+    resource_class: baremetal
+    traits: [CUSTOM_FAST_NVME]
+    expression: "properties.memory_mb >= `262144`"
+  register: reservation
+
+- name: Reserve exactly node-007 for db-1
+  ironwave.baremetal.node_reserve:
+    cloud: ironwave-local
+    instance_name: db-1
+    node: node-007
+"""
+
+RETURN = r"""
+node:
+  description: UUID of the reserved node (in check mode, the node that would be reserved).
+  returned: success
+  type: str
+node_name:
+  description: Name of the reserved node.
+  returned: success
+  type: str
+instance_uuid:
+  description: The node's C(instance_uuid) after reservation (the allocation UUID in allocation mode).
+  returned: success
+  type: str
+allocation:
+  description: The allocation (uuid, name, node_uuid, state) in allocation mode.
+  returned: success and mode is allocation
+  type: dict
+attempts:
+  description: Each reservation attempt - the candidates offered and the outcome.
+  returned: always
+  type: list
+  elements: dict
+candidates_considered:
+  description: How many nodes passed the filter on the first listing.
+  returned: always
+  type: int
+backpressure:
+  description: True when Ironic answered HTTP 503 (concurrent action limit or no free conductor worker).
+  returned: always
+  type: bool
+backpressure_503_count:
+  description: Number of HTTP 503 answers seen (each was retried with backoff).
+  returned: always
+  type: int
+elapsed:
+  description: Seconds the module spent deciding and calling Ironic (after Python imports).
+  returned: always
+  type: float
+retries:
+  description: Requests retried by the per-cause policy (NodeLocked, 503).
+  returned: always
+  type: int
+error_kinds_seen:
+  description: Count of each classified Ironic error kind seen, retried or not.
+  returned: always
+  type: dict
+error_kind:
+  description: On failure, the classified cause (for example C(node_associated), C(allocation_failed)).
+  returned: failure
+  type: str
+"""
+
+import time
+import uuid as uuidlib
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import candidates as cand
+from ansible_collections.ironwave.baremetal.plugins.module_utils.association import (
+    Expectation, NodeView, classify_association)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops, finish, result_keys
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
+    IronwaveModule, classify_exception)
+
+# Fixed namespace so uuid5(name) is the same on every controller.
+NAMESPACE = uuidlib.UUID("6f0d3f7e-3b1c-5e4a-9a7e-1f2b0c9d8e71")
+
+
+def derived_uuid(instance_name: str) -> str:
+    return str(uuidlib.uuid5(NAMESPACE, instance_name))
+
+
+class NodeReserve(IronwaveModule):
+    argument_spec = dict(
+        instance_name=dict(type="str", required=True),
+        instance_uuid=dict(type="str"),
+        mode=dict(type="str", default="allocation", choices=["allocation", "instance_uuid"]),
+        node=dict(type="str"),
+        candidate_nodes=dict(type="list", elements="str"),
+        resource_class=dict(type="str"),
+        traits=dict(type="list", elements="str", default=[]),
+        conductor_group=dict(type="str"),
+        expression=dict(type="str"),
+        max_attempts=dict(type="int", default=5),
+        batch=dict(type="int", default=3),
+        timeout=dict(type="int", default=60),
+        stuck_timeout=dict(type="int", default=15),
+    )
+    module_kwargs = dict(mutually_exclusive=[("node", "candidate_nodes")])
+
+    def run(self) -> None:
+        p = self.params
+        self.ops = Ops(self)
+        self.attempts: list[dict] = []
+        if p["max_attempts"] < 1 or p["batch"] < 1:
+            self.ansible.fail_json(msg="max_attempts and batch must be at least 1")
+        self.req = cand.CandidateRequest(
+            resource_class=p["resource_class"], traits=tuple(p["traits"] or ()),
+            conductor_group=p["conductor_group"],
+            candidate_nodes=tuple([p["node"]] if p["node"] else (p["candidate_nodes"] or ())),
+            expression=p["expression"])
+        try:
+            cand.compile_expression(p["expression"])
+        except cand.FilterError as exc:
+            self.ansible.fail_json(msg=str(exc), error_kind=ironic_errors.BAD_REQUEST)
+        # mode=instance_uuid: derived from the name so reruns find the node. Allocation mode: the
+        # allocation's (unique) name gives idempotency; each attempt gets its own UUID.
+        self.inst_uuid = p["instance_uuid"] or derived_uuid(p["instance_name"])
+        if p["mode"] == "allocation":
+            self.reserve_allocation()
+        else:
+            self.reserve_instance_uuid()
+
+    # -- helpers ------------------------------------------------------------------------
+    def done(self, changed: bool, node: dict, allocation: dict | None = None, **extra) -> None:
+        after = {"node": node.get("uuid"), "instance_uuid": node.get("instance_uuid") or self.inst_uuid,
+                 "instance_name": self.params["instance_name"]}
+        finish(self, changed=changed, node=node.get("uuid"), node_name=node.get("name"),
+               instance_uuid=after["instance_uuid"], allocation=allocation, attempts=self.attempts,
+               candidates_considered=getattr(self, "considered", 0),
+               diff={"before": {"node": None} if changed else after, "after": after}, **extra)
+
+    def fail(self, msg: str, kind: str, **extra) -> None:
+        self.ansible.fail_json(msg=msg, error_kind=kind, attempts=self.attempts,
+                               **{**result_keys(self), **extra})
+
+    def lost_to_other(self, tried: list[str]) -> tuple[str, str] | None:
+        """After a lost race: a node we tried, or one that would match but for its association,
+        that now belongs to another instance - and that instance."""
+        nodes = self.ops.shared_nodes(max_age=1.0)  # just refreshed by the caller
+        by_uuid = {n["uuid"]: n for n in nodes}
+        for u in tried:
+            n = by_uuid.get(u) or {}
+            if n.get("instance_uuid") and n.get("instance_uuid") != self.inst_uuid:
+                return u, n["instance_uuid"]
+        compiled = cand.compile_expression(self.req.expression)
+        for n in nodes:
+            if n.get("instance_uuid") and n.get("provision_state") == "available" and \
+                    cand.why_not({**n, "instance_uuid": None}, self.req, compiled) is None:
+                return n["uuid"], n["instance_uuid"]
+        return None
+
+    def pick(self, exclude: list[str], fresh: bool) -> list[dict]:
+        nodes = self.ops.shared_nodes(max_age=0 if fresh else None)
+        try:
+            sel = cand.select(nodes, self.req, self.params["instance_name"], exclude)
+        except cand.FilterError as exc:
+            self.fail(str(exc), ironic_errors.BAD_REQUEST)
+        if not hasattr(self, "considered"):
+            self.considered = len(sel.candidates)
+        self.selection = sel
+        return sel.candidates
+
+    def exhausted(self, tried: list[str]) -> None:
+        lost = self.lost_to_other(tried)
+        msg = cand.exhausted_message(self.req, self.selection, tried)
+        if lost:
+            # Same wording as Ironic's NodeAssociated, so it reads like the cause it is.
+            self.fail(f"Node {lost[0]} is associated with instance {lost[1]}. {msg}",
+                      ironic_errors.NODE_ASSOCIATED)
+        self.fail(msg, ironic_errors.ALLOCATION_FAILED)
+
+    # -- allocation mode -----------------------------------------------------------------
+    def existing_allocation(self) -> dict | None:
+        # One GET by name (Ironic looks names up directly): listing all allocations costs
+        # O(allocations) in Ironic - over a second on a few hundred - and cannot filter by name.
+        return self.ops.get_allocation(self.params["instance_name"])
+
+    def adopt_existing(self, alloc: dict) -> None:
+        """An allocation with our name exists: active -> return its node; error -> delete it."""
+        if alloc.get("state") == "allocating":
+            alloc = self.wait_allocation(alloc["uuid"], time.time() - 3600)
+        if alloc.get("state") == "active" and alloc.get("node_uuid"):
+            node = next((n for n in self.ops.shared_nodes() if n["uuid"] == alloc["node_uuid"]), None)
+            if node is None or node.get("instance_uuid") != alloc["uuid"]:
+                node = self.ops.get_node(alloc["node_uuid"])  # the shared copy predates the allocation
+            view = NodeView.from_mapping(node, allocation=alloc, allocation_found=True)
+            result = classify_association(view, Expectation(self.params["instance_name"]))
+            if result.owner != "ours":
+                self.fail(f"allocation {alloc['name']} exists but {result.message}", result.verdict,
+                          association=result.as_dict())
+            self.done(False, node, alloc, association=result.verdict)
+        # A failed allocation with our name blocks the name: remove it (it holds no node).
+        if not self.ansible.check_mode:
+            self.ops.request("DELETE", f"/allocations/{alloc['uuid']}")
+        outcome = f"removed failed allocation {alloc['uuid']}: {alloc.get('last_error')}"
+        self.attempts.append({"candidates": [], "outcome": outcome})
+
+    def wait_allocation(self, alloc_uuid: str, posted: float, offered: tuple[str, ...] = ()) -> dict:
+        """Wait for Ironic to decide. Success shows in the shared node listing (the winner's
+        instance_uuid becomes the allocation UUID), so all reserving hosts share one request per
+        tick; a failure does not, so every 3 s the allocation itself is read."""
+        deadline = time.monotonic() + self.params["timeout"]
+        time.sleep(0.3)
+        asked = 0
+        while True:
+            nodes = self.ops.shared_nodes(ttl=1.0, newer_than=posted)
+            mine = [n for n in nodes if n.get("instance_uuid") == alloc_uuid]
+            if mine:
+                return {"uuid": alloc_uuid, "name": self.params["instance_name"], "node_uuid": mine[0]["uuid"],
+                        "state": "active", "last_error": None}
+            # Shortcuts only with a UUID of our own making (see reserve_allocation).
+            taken = self.taken_by_others(offered, nodes) if not self.params["instance_uuid"] else []
+            if taken:
+                # Ironic would only give up after its own NodeLocked retries (node_locked_retry_*,
+                # seconds); every offered node already belongs to another instance, so decide now.
+                return {"uuid": alloc_uuid, "state": "error", "doomed": True,
+                        "last_error": "all offered nodes were taken meanwhile: " + "; ".join(
+                            f"Node {u} is associated with instance {i}." for u, i in taken)}
+            if not offered or time.time() - posted > 3.0 * (1 + asked):
+                asked += 1
+                alloc = self.ops.get_allocation(alloc_uuid)
+                if alloc is None:
+                    self.fail(f"allocation {alloc_uuid} disappeared while waiting", ironic_errors.NOT_FOUND)
+                if alloc["state"] != "allocating":
+                    return alloc
+            waited = time.time() - posted
+            if offered and not self.params["instance_uuid"] and waited > self.params["stuck_timeout"]:
+                # Seen with Ironic on sqlite under concurrent allocations: the conductor hits
+                # "database is locked" and cannot even record the failure. Drop it and retry.
+                return {"uuid": alloc_uuid, "state": "error", "stuck": True,
+                        "last_error": f"still allocating after {waited:.0f} s (Ironic lost it; see its log)"}
+            if time.monotonic() > deadline:
+                self.fail(f"allocation {alloc_uuid} still allocating after {self.params['timeout']} s",
+                          "timeout")
+            time.sleep(0.5)
+
+    def taken_by_others(self, offered: tuple[str, ...], nodes: list[dict]) -> list[tuple[str, str]]:
+        by_uuid = {n["uuid"]: n for n in nodes}
+        taken = [(u, (by_uuid.get(u) or {}).get("instance_uuid")) for u in offered]
+        if offered and all(inst and inst != self.inst_uuid for _node, inst in taken):
+            return taken
+        return []
+
+    def reserve_allocation(self) -> None:
+        p = self.params
+        alloc = self.existing_allocation()
+        if alloc:
+            self.adopt_existing(alloc)
+        tried: list[str] = []
+        candidates = self.pick([], fresh=False) or self.pick([], fresh=True)  # never judge an empty pool from an old copy
+        for attempt in range(p["max_attempts"]):
+            if not candidates:
+                self.exhausted(tried)
+            rc = p["resource_class"] or candidates[0].get("resource_class")
+            offer = [n for n in candidates if n.get("resource_class") == rc][:p["batch"]]
+            if self.ansible.check_mode:
+                self.done(True, offer[0], None, check_mode_pick=True)
+            # A fresh allocation UUID per attempt (unless one was given): after we delete a doomed
+            # allocation, Ironic's worker for it may still be retrying and would write its failure
+            # onto a new allocation that reused the UUID (seen with Ironic 39).
+            self.inst_uuid = p["instance_uuid"] or str(uuidlib.uuid4())
+            body = {"name": p["instance_name"], "resource_class": rc, "uuid": self.inst_uuid,
+                    "candidate_nodes": [n["uuid"] for n in offer]}
+            if p["traits"]:
+                body["traits"] = p["traits"]
+            posted = time.time()
+            try:
+                alloc = self.ops.request("POST", "/allocations", json=body)
+            except Exception as exc:  # noqa: BLE001
+                err = classify_exception(exc)
+                if err.kind != ironic_errors.DUPLICATE:
+                    raise
+                # A parallel run for the same instance got there first: that is our reservation.
+                existing = self.ops.get_allocation(p["instance_name"]) or self.ops.get_allocation(self.inst_uuid)
+                if existing is None:
+                    raise
+                self.adopt_existing(existing)
+                continue
+            if alloc.get("state") == "allocating":
+                alloc = self.wait_allocation(alloc["uuid"], posted, tuple(n["uuid"] for n in offer))
+            if alloc["state"] == "active":
+                node = next((n for n in offer if n["uuid"] == alloc["node_uuid"]), {"uuid": alloc["node_uuid"]})
+                node = {**node, "instance_uuid": alloc["uuid"], "allocation_uuid": alloc["uuid"]}
+                self.attempts.append({"candidates": [n["uuid"] for n in offer], "outcome": "reserved",
+                                      "node": alloc["node_uuid"]})
+                self.done(True, node, {k: alloc.get(k) for k in ("uuid", "name", "node_uuid", "state")})
+            # Lost the race for every offered node: remove the failed allocation (it holds the
+            # name) and re-pick from a fresh listing without those nodes.
+            self.attempts.append({"candidates": [n["uuid"] for n in offer],
+                                  "outcome": f"allocation failed: {alloc.get('last_error')}"})
+            self.ops.request("DELETE", f"/allocations/{alloc['uuid']}")
+            # Exclude only nodes that really went to another instance; a node that failed for
+            # another reason (e.g. a database lock inside Ironic) stays a candidate, after a
+            # jittered pause.
+            nodes = {n["uuid"]: n for n in self.ops.shared_nodes(max_age=0)}
+            taken = [n["uuid"] for n in offer if (nodes.get(n["uuid"]) or {}).get("instance_uuid")
+                     or n["uuid"] not in nodes]
+            tried.extend(u for u in taken if u not in tried)
+            if not taken:
+                time.sleep(ironic_errors.backoff_delay(attempt, base=0.3, cap=3.0))
+            candidates = self.pick(tried, fresh=False)
+        if candidates:
+            last = self.attempts[-1]["outcome"] if self.attempts else "?"
+            self.fail(f"gave up after {p['max_attempts']} allocation attempts for {self.req.describe()} "
+                      f"with {len(candidates)} candidate(s) left; last: {last}",
+                      ironic_errors.ALLOCATION_FAILED)
+        self.exhausted(tried)
+
+    # -- instance_uuid mode ------------------------------------------------------------------
+    def reserve_instance_uuid(self) -> None:
+        p = self.params
+        mine = next((n for n in self.ops.shared_nodes() if n.get("instance_uuid") == self.inst_uuid), None)
+        if mine:
+            self.done(False, mine)
+        tried: list[str] = []
+        candidates = self.pick([], fresh=False) or self.pick([], fresh=True)
+        for _round in range(p["max_attempts"]):
+            if not candidates:
+                self.exhausted(tried)
+            for node in candidates[:p["batch"]]:
+                if self.ansible.check_mode:
+                    self.done(True, node, check_mode_pick=True)
+                patch = [{"op": "add", "path": "/instance_uuid", "value": self.inst_uuid},
+                         {"op": "add", "path": "/instance_info/display_name", "value": p["instance_name"]}]
+                try:
+                    got = self.ops.request("PATCH", f"/nodes/{node['uuid']}", json=patch)
+                except Exception as exc:  # noqa: BLE001
+                    err = classify_exception(exc)
+                    if err.kind == ironic_errors.INSTANCE_ASSOCIATED:
+                        hit = self.ops.request("GET", f"/nodes?instance_uuid={self.inst_uuid}&fields=uuid,name,instance_uuid")
+                        if hit.get("nodes"):
+                            self.done(False, hit["nodes"][0])
+                    if err.kind not in (ironic_errors.NODE_ASSOCIATED, ironic_errors.INVALID_STATE,
+                                        ironic_errors.MAINTENANCE):
+                        raise
+                    self.attempts.append({"candidates": [node["uuid"]], "outcome": err.kind})
+                    tried.append(node["uuid"])
+                    continue
+                self.attempts.append({"candidates": [node["uuid"]], "outcome": "reserved", "node": node["uuid"]})
+                self.done(True, {**node, "instance_uuid": got.get("instance_uuid")})
+            candidates = self.pick(tried, fresh=True)
+        self.exhausted(tried)
+
+
+def main() -> None:
+    NodeReserve()()
+
+
+if __name__ == "__main__":
+    main()
