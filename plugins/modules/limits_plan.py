@@ -71,7 +71,7 @@ options:
     default: 2
 attributes:
   check_mode:
-    description: Read-only: runs the same in check mode.
+    description: Read-only, so it runs the same in check mode.
     support: full
   diff_mode:
     description: Nothing changes, so there is no diff.
