@@ -102,39 +102,34 @@ notes:
 """
 
 EXAMPLES = r"""
-# Under the builtin host_pinned strategy: at most 4 nodes deploying at any time across all runs
-# (AWX slices included), while each run keeps its own forks.
-- name: Deploy with a global limit
-  hosts: baremetal
-  gather_facts: false
-  strategy: host_pinned
-  tasks:
-    - name: Reserve a node
-      ironwave.baremetal.node_reserve:
-        cloud: mycloud
-        instance_name: "{{ inventory_hostname }}"
-      register: reservation
+# Tasks of a play using `strategy: ansible.builtin.host_pinned`: at most 4 nodes deploying at any
+# time across all runs (AWX slices included), while each run keeps its own forks.
+- name: Reserve a node
+  ironwave.baremetal.node_reserve:
+    cloud: mycloud
+    instance_name: "{{ inventory_hostname }}"
+  register: reservation
 
-    - name: Take a deploy slot
+- name: Take a deploy slot
+  ironwave.baremetal.wave_slot:
+    cloud: mycloud
+    node: "{{ reservation.node }}"
+    limit: 4
+
+- name: Deploy and wait, giving the slot back whatever happens
+  block:
+    - name: Deploy
+      ironwave.baremetal.node_deploy:
+        cloud: mycloud
+        node: "{{ reservation.node }}"
+        instance_uuid: "{{ reservation.instance_uuid }}"
+        wait: true
+  always:
+    - name: Give the slot back
       ironwave.baremetal.wave_slot:
         cloud: mycloud
         node: "{{ reservation.node }}"
-        limit: 4
-
-    - name: Deploy and wait, giving the slot back whatever happens
-      block:
-        - name: Deploy
-          ironwave.baremetal.node_deploy:
-            cloud: mycloud
-            node: "{{ reservation.node }}"
-            instance_uuid: "{{ reservation.instance_uuid }}"
-            wait: true
-      always:
-        - name: Give the slot back
-          ironwave.baremetal.wave_slot:
-            cloud: mycloud
-            node: "{{ reservation.node }}"
-            state: released
+        state: released
 
 # One limit per conductor group, run id from AWX
 - name: Take a slot in this node's conductor group
