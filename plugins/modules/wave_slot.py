@@ -91,6 +91,14 @@ options:
     type: list
     elements: str
     default: [deploying, wait call-back, deleting, cleaning, clean wait, inspecting, inspect wait]
+  skip_states:
+    description:
+      - With O(state=acquired), provision states in which the node needs no slot because the work that
+        follows will not make it busy, for example C(active) when the next step is a deploy that is
+        already done. The module then returns RV(skipped=true) and writes nothing.
+    type: list
+    elements: str
+    default: []
   force:
     description: With O(state=released), also remove another run's marker (for cleaning up by hand).
     type: bool
@@ -142,6 +150,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+skipped:
+  description: True when the node was in one of O(skip_states) and no slot was taken.
+  returned: when skipped
+  type: bool
 node:
   description: Node UUID.
   returned: when the node was found
@@ -237,6 +249,7 @@ class WaveSlot(IronwaveModule):
         poll_interval=dict(type="float", default=1.0),
         max_poll_interval=dict(type="float", default=5.0),
         busy_states=dict(type="list", elements="str", default=list(sl.BUSY_STATE_LIST)),
+        skip_states=dict(type="list", elements="str", default=[]),
         force=dict(type="bool", default=False),
     )
     module_kwargs = dict(required_if=[("state", "acquired", ("limit",))])
@@ -310,6 +323,9 @@ class WaveSlot(IronwaveModule):
             self.fail(f"node {p['node']!r} not found; check the name/UUID and the cloud",
                       ironic_errors.NOT_FOUND, node=p["node"])
         base = self.base(me)
+        if me.provision_state in p["skip_states"] and not me.target_provision_state and not me.lease:
+            finish(self, changed=False, skipped=True, waited=0.0, attempts=0, holders={},
+                   msg=f"node is {me.provision_state} (a skip state): no slot needed", **base)
         scope = sl.Scope(p["scope"], me.conductor_group)
         before = me.lease.to_extra() if me.lease else None
         plan = sl.plan_announce(me, self.run_id, time.time(), self.busy_states)
