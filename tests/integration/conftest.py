@@ -65,6 +65,9 @@ def base_env(clouds_yaml: Path) -> dict[str, str]:
     env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                OS_CLIENT_CONFIG_FILE=str(clouds_yaml), PYTHONDONTWRITEBYTECODE="1")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    # The wave report of test runs goes next to the test's clouds.yaml, not into the checkout's reports/.
+    env.setdefault("IRONWAVE_WAVE_REPORT_PATH", str(clouds_yaml.parent / "wave-report.json"))
+    env.setdefault("IRONWAVE_WAVE_SVG_PATH", str(clouds_yaml.parent / "wave-timeline.svg"))
     return env
 
 
