@@ -99,7 +99,7 @@ options:
     description:
       - Seconds after which an allocation still C(allocating) counts as a failed attempt; it is
         deleted and the next attempt made. Ironic normally decides in well under a second (a few
-        seconds while it retries a locked node). Deleting it is safe: each attempt has its own
+        seconds while it retries a locked node). Deleting it is safe - each attempt has its own
         allocation UUID, and Ironic cannot attach a node to a deleted allocation.
     type: int
     default: 8
