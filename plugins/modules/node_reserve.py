@@ -110,7 +110,7 @@ options:
         concurrently, and on sqlite some then fail with "database is locked", each costing a
         DELETE and a new POST; spacing them avoids that. C(0) sends at once.
     type: float
-    default: 0.25
+    default: 0.5
 requirements:
   - jmespath (only when O(expression) is used)
 notes:
@@ -221,7 +221,7 @@ class NodeReserve(IronwaveModule):
         batch=dict(type="int", default=3),
         timeout=dict(type="int", default=60),
         stuck_timeout=dict(type="int", default=8),
-        spacing=dict(type="float", default=0.25),
+        spacing=dict(type="float", default=0.5),
     )
     module_kwargs = dict(mutually_exclusive=[("node", "candidate_nodes")])
 
