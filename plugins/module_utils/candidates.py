@@ -160,3 +160,18 @@ def exhausted_message(req: CandidateRequest, sel: Selection, tried: Iterable[str
     tried_txt = f"; tried {', '.join(tried)}" if tried else ""
     return (f"no free node matches {req.describe()}: {summary}{tried_txt}. Free or enroll more nodes, "
             "or widen the filter")
+
+
+def first_unclaimed(candidates: Iterable[Mapping[str, Any]], claims: Mapping[str, str],
+                    instance_name: str) -> str | None:
+    """The first candidate (in the caller's order) that no other instance has claimed on this
+    controller; a node already claimed by `instance_name` itself comes first (a retry keeps its
+    node). None when every candidate is claimed by others."""
+    ordered = list(candidates)
+    for node in ordered:
+        if claims.get(node.get("uuid")) == instance_name:
+            return node["uuid"]
+    for node in ordered:
+        if node.get("uuid") not in claims:
+            return node["uuid"]
+    return None

@@ -19,7 +19,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.association imp
 from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import NODE_FIELDS
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
     api_request, classify_exception, cloud_identity)
-from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import SharedListing, cache_key
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import ClaimBoard, Pacer, SharedListing, cache_key
 
 MICROVERSION = "1.52"   # allocations + allocation_uuid on nodes
 # No "allocation_uuid": Ironic 39 answers HTTP 500 to `GET /v1/nodes?fields=...,allocation_uuid`
@@ -46,7 +46,7 @@ class Ops:
 
     def _list(self, path: str, key: str, fields: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> list[dict]:
         items: list[dict] = []
-        url = f"{path}?fields={','.join(fields)}" if fields else path
+        url = f"{path}{'&' if '?' in path else '?'}fields={','.join(fields)}" if fields else path
         while url:
             body = self.request("GET", url)
             rows = body.get(key, [])
@@ -89,6 +89,21 @@ class Ops:
         fields = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
         return self.shared("nodes:" + ",".join(fields), ttl).get(
             lambda: self._list("/nodes", "nodes", fields), max_age=max_age, newer_than=newer_than).data
+
+    def shared_failed_allocations(self, ttl: float = 1.0, newer_than: float | None = None) -> dict[str, dict]:
+        """Allocations in state `error`, by UUID, from the shared cache. A failed allocation does
+        not show in the node listing; this small listing tells every waiting host at once, instead
+        of one GET per allocation per tick."""
+        rows = self.shared("allocations:error", ttl).get(
+            lambda: self._list("/allocations?state=error", "allocations", keep=ALLOCATION_KEYS),
+            newer_than=newer_than).data
+        return {r["uuid"]: r for r in rows}
+
+    def claims(self, ttl: float) -> ClaimBoard:
+        return ClaimBoard(cache_key(self.ident, "claims"), ttl=ttl)
+
+    def pacer(self, what: str, spacing: float) -> Pacer:
+        return Pacer(cache_key(self.ident, "pace:" + what), spacing)
 
     # -- association ------------------------------------------------------------------------
     def view(self, node: dict, expected: Expectation) -> NodeView:

@@ -107,3 +107,101 @@ class SharedListing:
         if not hit:
             return 0.0
         return max(0.0, self.ttl - (self.clock() - hit[1]))
+
+
+class ClaimBoard:
+    """Controller-wide claims on nodes, so concurrent reservations from this controller offer
+    Ironic different nodes instead of racing for the same ones (each lost race costs a failed
+    allocation, its DELETE and a new POST). Only a hint: Ironic's allocation stays the authority,
+    claims expire after `ttl`, and a process that finds nothing unclaimed races as before.
+
+    File <dir>/<key>.claims.json: {node_uuid: {"owner": instance name, "until": clock()}}, changed
+    only under an exclusive flock of <key>.claims.lock.
+    """
+
+    def __init__(self, key: str, ttl: float = 120.0, directory: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.dir = directory or default_dir()
+        self.ttl = ttl
+        self.clock = clock
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.path = os.path.join(self.dir, f"{key}.claims.json")
+        self.lock_path = os.path.join(self.dir, f"{key}.claims.lock")
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def claim(self, owner: str, choose: Callable[[dict], str | None]) -> str | None:
+        """Under the lock: drop expired claims, let `choose({node: owner})` pick a node (or None),
+        record the pick for `owner` and return it."""
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                now = self.clock()
+                claims = {n: c for n, c in self._read().items()
+                          if isinstance(c, dict) and float(c.get("until", 0)) > now}
+                picked = choose({n: c.get("owner") for n, c in claims.items()})
+                if picked:
+                    claims[picked] = {"owner": owner, "until": now + self.ttl}
+                fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(claims, fh)
+                os.replace(tmp, self.path)
+                return picked
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def next_slot(now: float, booked_until: float, spacing: float) -> tuple[float, float]:
+    """(when this caller may send, the new booked_until): slots at least `spacing` apart."""
+    slot = max(now, booked_until)
+    return slot, slot + spacing
+
+
+class Pacer:
+    """Spaces one kind of request across all worker processes on the controller.
+
+    Why: Ironic on sqlite fails allocations ("database is locked") when many are processed at
+    once; each failure costs a DELETE and a new POST. Booking send times `spacing` apart under a
+    flock (held for microseconds, never while sleeping) spreads a burst of N hosts over
+    N * spacing seconds instead.
+    """
+
+    def __init__(self, key: str, spacing: float, directory: str | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.dir = directory or default_dir()
+        self.spacing = spacing
+        self.clock = clock
+        self.sleep = sleep
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.path = os.path.join(self.dir, f"{key}.pace")
+
+    def wait_turn(self) -> float:
+        """Book the next free slot, sleep until it; returns the seconds slept."""
+        if self.spacing <= 0:
+            return 0.0
+        with open(self.path, "a+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fh.seek(0)
+                try:
+                    booked = float(fh.read().strip() or 0)
+                except ValueError:
+                    booked = 0.0
+                now = self.clock()
+                slot, booked = next_slot(now, booked, self.spacing)
+                fh.seek(0)
+                fh.truncate()
+                fh.write(repr(booked))
+                fh.flush()
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        delay = max(0.0, slot - now)
+        if delay:
+            self.sleep(delay)
+        return delay

@@ -9,7 +9,8 @@ module: node_deploy
 short_description: Deploy a reserved bare metal node, only if it belongs to the expected instance
 version_added: 0.1.0
 description:
-  - Reads the node and classifies its association first. It deploys only when the node is
+  - Reads the node (or a very fresh shared node listing, see O(precheck_max_age)) and classifies its
+    association first. It deploys only when the node is
     associated with exactly the expected instance (O(instance_uuid) and/or O(instance_name)), is not
     in maintenance and is C(available).
   - Already C(active) for the same instance, or already deploying for it - C(changed=false).
@@ -71,6 +72,16 @@ options:
     description: Seconds to keep retrying a deploy request answered with HTTP 503 before failing.
     type: int
     default: 300
+  precheck_max_age:
+    description:
+      - With O(instance_uuid) and without O(instance_info), the association check before the
+        deploy may use the node listing shared by all hosts (one request per tick instead of one
+        per node) when that copy is at most this many seconds old and shows the node ours and
+        C(available). Anything else is decided from a direct read of the node. C(0) always reads
+        the node directly (the check then is milliseconds old instead of up to this age; the
+        association is verified again after the request either way).
+    type: float
+    default: 2.0
 notes:
   - Supports check mode (nothing is sent but reads) and diff (provision_state, instance_info keys, traits).
 """
@@ -171,6 +182,7 @@ class NodeDeploy(IronwaveModule):
         timeout=dict(type="int", default=1800),
         poll_interval=dict(type="float", default=2.0),
         backpressure_timeout=dict(type="int", default=300),
+        precheck_max_age=dict(type="float", default=2.0),
     )
     module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
 
@@ -178,7 +190,7 @@ class NodeDeploy(IronwaveModule):
         p = self.params
         ops = Ops(self)
         expected = expectation(p)
-        node = ops.get_node(p["node"])
+        node = self.node_from_listing(ops, expected) or ops.get_node(p["node"])
         if node is None:
             self.ansible.fail_json(msg=f"node {p['node']!r} not found; check the name/UUID and the cloud",
                                    error_kind="not_found", node=p["node"])
@@ -229,6 +241,27 @@ class NodeDeploy(IronwaveModule):
                       " (association changed during the deploy request)", verdict.verdict, **base)
         finish(self, changed=True, provision_state=after.get("provision_state"),
                association_after=verdict.owner, diff=diff, **base)
+
+    def node_from_listing(self, ops: Ops, expected) -> dict | None:
+        """The node from the shared listing, when that is enough to accept the deploy.
+
+        Only with an expected instance UUID (then no allocation needs reading), without
+        instance_info (the listing does not carry it), from a copy at most `precheck_max_age`
+        seconds old, and only when it shows the node ours and deployable. A copy showing our
+        instance UUID (in allocation mode a fresh random allocation UUID) was made after our
+        reservation. Anything else - not ours, busy, failed, not listed - is decided from a direct
+        read of the node, so refusals never rest on a shared copy.
+        """
+        p = self.params
+        if not expected.instance_uuid or p["instance_info"] or p["precheck_max_age"] <= 0:
+            return None
+        rows = ops.shared_nodes(ttl=p["poll_interval"], max_age=p["precheck_max_age"])
+        node = next((n for n in rows if p["node"] in (n.get("uuid"), n.get("name"))), None)
+        if node is None or node.get("instance_uuid") != expected.instance_uuid:
+            return None
+        if not assoc.may_deploy(ops.classify(node, expected)):
+            return None
+        return node
 
     def planned_changes(self, node: dict) -> dict:
         p = self.params

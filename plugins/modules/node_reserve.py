@@ -84,7 +84,11 @@ options:
     type: int
     default: 5
   batch:
-    description: Candidates offered to Ironic per attempt (it takes the first free one).
+    description:
+      - Candidates offered to Ironic per attempt when every candidate is already claimed by another
+        host of this controller (Ironic tries them in random order). Otherwise the module offers one
+        node that it claimed for this instance in a file shared by the controller's worker
+        processes, so parallel reservations do not race for the same nodes.
     type: int
     default: 3
   timeout:
@@ -94,9 +98,19 @@ options:
   stuck_timeout:
     description:
       - Seconds after which an allocation still C(allocating) counts as a failed attempt; it is
-        deleted and the next attempt made. Ironic normally decides in well under a second.
+        deleted and the next attempt made. Ironic normally decides in well under a second (a few
+        seconds while it retries a locked node). Deleting it is safe - each attempt has its own
+        allocation UUID, and Ironic cannot attach a node to a deleted allocation.
     type: int
-    default: 15
+    default: 8
+  spacing:
+    description:
+      - Seconds between allocation requests sent by all hosts of this controller together (booked
+        through a shared file next to the poll cache). Ironic processes a burst of allocations
+        concurrently, and on sqlite some then fail with "database is locked", each costing a
+        DELETE and a new POST; spacing them avoids that. C(0) sends at once.
+    type: float
+    default: 0.5
 requirements:
   - jmespath (only when O(expression) is used)
 notes:
@@ -179,7 +193,8 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_e
 from ansible_collections.ironwave.baremetal.plugins.module_utils import candidates as cand
 from ansible_collections.ironwave.baremetal.plugins.module_utils.association import (
     Expectation, NodeView, classify_association)
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops, finish, result_keys
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
+    NODE_VIEW_FIELDS, Ops, finish, result_keys)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
     IronwaveModule, classify_exception)
 
@@ -205,7 +220,8 @@ class NodeReserve(IronwaveModule):
         max_attempts=dict(type="int", default=5),
         batch=dict(type="int", default=3),
         timeout=dict(type="int", default=60),
-        stuck_timeout=dict(type="int", default=15),
+        stuck_timeout=dict(type="int", default=8),
+        spacing=dict(type="float", default=0.5),
     )
     module_kwargs = dict(mutually_exclusive=[("node", "candidate_nodes")])
 
@@ -215,6 +231,8 @@ class NodeReserve(IronwaveModule):
         self.attempts: list[dict] = []
         if p["max_attempts"] < 1 or p["batch"] < 1:
             self.ansible.fail_json(msg="max_attempts and batch must be at least 1")
+        if p["spacing"] < 0:
+            self.ansible.fail_json(msg="spacing must be 0 or more seconds")
         self.req = cand.CandidateRequest(
             resource_class=p["resource_class"], traits=tuple(p["traits"] or ()),
             conductor_group=p["conductor_group"],
@@ -309,13 +327,17 @@ class NodeReserve(IronwaveModule):
 
     def wait_allocation(self, alloc_uuid: str, posted: float, offered: tuple[str, ...] = ()) -> dict:
         """Wait for Ironic to decide. Success shows in the shared node listing (the winner's
-        instance_uuid becomes the allocation UUID), so all reserving hosts share one request per
-        tick; a failure does not, so every 3 s the allocation itself is read."""
+        instance_uuid becomes the allocation UUID), a failure in the shared listing of failed
+        allocations: all reserving hosts share one request of each per tick. The allocation itself
+        is read only rarely (every 10 s, and before calling it stuck)."""
         deadline = time.monotonic() + self.params["timeout"]
         time.sleep(0.3)
-        asked = 0
+        asked, start = 0, time.time()
         while True:
-            nodes = self.ops.shared_nodes(ttl=1.0, newer_than=posted)
+            # Ironic decides in well under a second unless it lost the allocation (stuck) or is
+            # retrying a locked node: tick every 2 s, then every 4 s while it takes longer.
+            tick = 2.0 if time.time() - posted < 4.0 else 4.0
+            nodes = self.ops.shared_nodes(ttl=tick, newer_than=posted)
             mine = [n for n in nodes if n.get("instance_uuid") == alloc_uuid]
             if mine:
                 return {"uuid": alloc_uuid, "name": self.params["instance_name"], "node_uuid": mine[0]["uuid"],
@@ -325,26 +347,33 @@ class NodeReserve(IronwaveModule):
             if taken:
                 # Ironic would only give up after its own NodeLocked retries (node_locked_retry_*,
                 # seconds); every offered node already belongs to another instance, so decide now.
-                return {"uuid": alloc_uuid, "state": "error", "doomed": True,
+                return {"uuid": alloc_uuid, "state": "error", "doomed": True, "seen_at": posted,
                         "last_error": "all offered nodes were taken meanwhile: " + "; ".join(
                             f"Node {u} is associated with instance {i}." for u, i in taken)}
-            if not offered or time.time() - posted > 3.0 * (1 + asked):
+            waited = time.time() - posted
+            if waited > 3.0:  # uncontended, Ironic decides in well under a second
+                seen_at = time.time()
+                failed = self.ops.shared_failed_allocations(ttl=tick, newer_than=posted).get(alloc_uuid)
+                if failed:
+                    return {**failed, "seen_at": seen_at}
+            stuck = offered and not self.params["instance_uuid"] and waited > self.params["stuck_timeout"]
+            if stuck or time.time() - start > 10.0 * (1 + asked):
                 asked += 1
                 alloc = self.ops.get_allocation(alloc_uuid)
                 if alloc is None:
                     self.fail(f"allocation {alloc_uuid} disappeared while waiting", ironic_errors.NOT_FOUND)
                 if alloc["state"] != "allocating":
-                    return alloc
-            waited = time.time() - posted
-            if offered and not self.params["instance_uuid"] and waited > self.params["stuck_timeout"]:
+                    return {**alloc, "seen_at": time.time()}
+            if stuck:
                 # Seen with Ironic on sqlite under concurrent allocations: the conductor hits
                 # "database is locked" and cannot even record the failure. Drop it and retry.
-                return {"uuid": alloc_uuid, "state": "error", "stuck": True,
+                return {"uuid": alloc_uuid, "state": "error", "stuck": True, "seen_at": time.time(),
                         "last_error": f"still allocating after {waited:.0f} s (Ironic lost it; see its log)"}
             if time.monotonic() > deadline:
                 self.fail(f"allocation {alloc_uuid} still allocating after {self.params['timeout']} s",
                           "timeout")
-            time.sleep(0.5)
+            listing = self.ops.shared("nodes:" + ",".join(dict.fromkeys(cand.NODE_FIELDS + NODE_VIEW_FIELDS)), tick)
+            time.sleep(max(0.2, listing.next_tick_in()) + 0.05)
 
     def taken_by_others(self, offered: tuple[str, ...], nodes: list[dict]) -> list[tuple[str, str]]:
         by_uuid = {n["uuid"]: n for n in nodes}
@@ -353,18 +382,45 @@ class NodeReserve(IronwaveModule):
             return taken
         return []
 
-    def reserve_allocation(self) -> None:
-        p = self.params
+    def adopt_by_name(self) -> None:
+        """GET the allocation named after our instance; adopt it if there is one (exits when it holds
+        a node, removes it when it failed)."""
         alloc = self.existing_allocation()
         if alloc:
             self.adopt_existing(alloc)
+
+    def choose_offer(self, candidates: list[dict], rc: str) -> list[dict]:
+        """The nodes to offer Ironic: the first candidate no other host of this controller has
+        claimed (alone, so parallel reservations do not collide inside Ironic, which tries the
+        offered nodes in random order); when every candidate is claimed, the first `batch` ones."""
+        same_rc = [n for n in candidates if n.get("resource_class") == rc]
+        if self.ansible.check_mode:
+            return same_rc[:1]
+        name = self.params["instance_name"]
+        board = self.ops.claims(ttl=self.params["timeout"] + 30)
+        mine = board.claim(name, lambda claims: cand.first_unclaimed(same_rc, claims, name))
+        return [n for n in same_rc if n["uuid"] == mine] if mine else same_rc[:self.params["batch"]]
+
+    def reserve_allocation(self) -> None:
+        p = self.params
+        # Idempotency by name. Ironic keeps allocation names unique, so the POST itself is the check:
+        # an existing allocation of this instance makes it answer 409 (duplicate) without changing
+        # anything, and only then is the allocation read by name. That spares one GET per node on
+        # the first run. Check mode sends no POST, so it asks by name up front.
+        name_checked = self.ansible.check_mode
+        if name_checked:
+            self.adopt_by_name()
         tried: list[str] = []
         candidates = self.pick([], fresh=False) or self.pick([], fresh=True)  # never judge an empty pool from an old copy
         for attempt in range(p["max_attempts"]):
+            if not candidates and not name_checked:
+                # Nothing to offer (a rerun whose node is taken, or an exhausted pool): ask by name.
+                name_checked = True
+                self.adopt_by_name()
             if not candidates:
                 self.exhausted(tried)
             rc = p["resource_class"] or candidates[0].get("resource_class")
-            offer = [n for n in candidates if n.get("resource_class") == rc][:p["batch"]]
+            offer = self.choose_offer(candidates, rc)
             if self.ansible.check_mode:
                 self.done(True, offer[0], None, check_mode_pick=True)
             # A fresh allocation UUID per attempt (unless one was given): after we delete a doomed
@@ -375,6 +431,7 @@ class NodeReserve(IronwaveModule):
                     "candidate_nodes": [n["uuid"] for n in offer]}
             if p["traits"]:
                 body["traits"] = p["traits"]
+            self.ops.pacer("allocations", p["spacing"]).wait_turn()
             posted = time.time()
             try:
                 alloc = self.ops.request("POST", "/allocations", json=body)
@@ -382,7 +439,9 @@ class NodeReserve(IronwaveModule):
                 err = classify_exception(exc)
                 if err.kind != ironic_errors.DUPLICATE:
                     raise
-                # A parallel run for the same instance got there first: that is our reservation.
+                # This instance already has an allocation (an earlier run, or a parallel one that
+                # got there first): that is our reservation.
+                name_checked = True
                 existing = self.ops.get_allocation(p["instance_name"]) or self.ops.get_allocation(self.inst_uuid)
                 if existing is None:
                     raise
@@ -403,8 +462,9 @@ class NodeReserve(IronwaveModule):
             self.ops.request("DELETE", f"/allocations/{alloc['uuid']}")
             # Exclude only nodes that really went to another instance; a node that failed for
             # another reason (e.g. a database lock inside Ironic) stays a candidate, after a
-            # jittered pause.
-            nodes = {n["uuid"]: n for n in self.ops.shared_nodes(max_age=0)}
+            # jittered pause. The shared listing must postdate the moment the failure was seen.
+            seen_at = alloc.get("seen_at") or time.time()
+            nodes = {n["uuid"]: n for n in self.ops.shared_nodes(ttl=1.0, newer_than=seen_at)}
             taken = [n["uuid"] for n in offer if (nodes.get(n["uuid"]) or {}).get("instance_uuid")
                      or n["uuid"] not in nodes]
             tried.extend(u for u in taken if u not in tried)

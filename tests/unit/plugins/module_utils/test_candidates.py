@@ -86,3 +86,13 @@ def test_exhausted_message_names_filter_and_tries():
     assert "1 associated" in msg and "tried f" in msg
     assert "no nodes listed" in c.exhausted_message(c.CandidateRequest(), c.Selection())
     assert c.CandidateRequest().describe() == "(no filter)"
+
+
+def test_first_unclaimed_prefers_own_claim_then_caller_order():
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import first_unclaimed
+    nodes = [{"uuid": "a"}, {"uuid": "b"}, {"uuid": "c"}]
+    assert first_unclaimed(nodes, {}, "web-1") == "a"
+    assert first_unclaimed(nodes, {"a": "web-2"}, "web-1") == "b"
+    assert first_unclaimed(nodes, {"a": "web-2", "c": "web-1"}, "web-1") == "c"
+    assert first_unclaimed(nodes, {"a": "x", "b": "y", "c": "z"}, "web-1") is None
+    assert first_unclaimed([], {}, "web-1") is None

@@ -96,3 +96,31 @@ def test_many_processes_share_one_fetch(tmp_path):
         p.join()
     assert counter.read_text() == "x"          # exactly one request for 12 processes
     assert len({tuple(r) for r in results}) == 1
+
+
+def test_claims_give_each_owner_its_own_node_and_expire(tmp_path):
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import first_unclaimed
+    clock = Clock()
+    board = pc.ClaimBoard("k", ttl=60.0, directory=str(tmp_path), clock=clock)
+    nodes = [{"uuid": "n1"}, {"uuid": "n2"}]
+    pick = lambda owner: board.claim(owner, lambda claims: first_unclaimed(nodes, claims, owner))  # noqa: E731
+    assert pick("a") == "n1"
+    assert pick("b") == "n2"            # n1 is a's
+    assert pick("a") == "n1"            # a retry keeps its node
+    assert pick("c") is None            # everything claimed by others: caller races as before
+    clock.now += 61
+    assert pick("c") == "n1"            # expired claims are dropped
+
+
+def test_pacer_books_slots_apart_across_processes(tmp_path):
+    assert pc.next_slot(10.0, 0.0, 0.5) == (10.0, 10.5)
+    assert pc.next_slot(10.0, 12.0, 0.5) == (12.0, 12.5)
+    clock = Clock()
+    slept = []
+    pacer = pc.Pacer("k", 0.5, directory=str(tmp_path), clock=clock, sleep=slept.append)
+    other = pc.Pacer("k", 0.5, directory=str(tmp_path), clock=clock, sleep=slept.append)
+    assert pacer.wait_turn() == 0.0
+    assert other.wait_turn() == 0.5      # same file: the second caller waits its turn
+    assert pacer.wait_turn() == 1.0
+    assert slept == [0.5, 1.0]
+    assert pc.Pacer("k", 0, directory=str(tmp_path), clock=clock).wait_turn() == 0.0
