@@ -60,5 +60,6 @@ integration: venv
 molecule: venv
 	bash tests/molecule.sh
 
+BENCH_CASE ?= small
 benchmark: venv
-	bash tests/benchmarks/run.sh
+	bash tests/benchmarks/run.sh $(BENCH_CASE)
