@@ -62,4 +62,4 @@ molecule: venv
 
 BENCH_CASE ?= small
 benchmark: venv
-	bash tests/benchmarks/run.sh $(BENCH_CASE)
+	bash tests/benchmarks/run.sh --case $(BENCH_CASE)
