@@ -190,8 +190,9 @@ def ironic(state: str) -> None:
     # Same lock as tests/integration/conftest.py: the venv is shared and installed once.
     with open(f"{IRONIC_VENV}.lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rc, _ignored = run([str(BIN / "ansible-playbook"), "playbooks/local_ironic.yml", "-e", json.dumps(ironic_vars(state))],
-                    base_env(), STATE / "logs" / f"ironic-{state}.log", timeout=900)
+        rc, _ignored = run([str(BIN / "ansible-playbook"), "playbooks/local_ironic.yml", "-e",
+                            json.dumps(ironic_vars(state))],
+                           base_env(), STATE / "logs" / f"ironic-{state}.log", timeout=900)
     if rc != 0:
         raise RuntimeError(f"local_ironic state={state} failed, see {STATE / 'logs' / f'ironic-{state}.log'}")
 

@@ -103,7 +103,10 @@ def test_claims_give_each_owner_its_own_node_and_expire(tmp_path):
     clock = Clock()
     board = pc.ClaimBoard("k", ttl=60.0, directory=str(tmp_path), clock=clock)
     nodes = [{"uuid": "n1"}, {"uuid": "n2"}]
-    pick = lambda owner: board.claim(owner, lambda claims: first_unclaimed(nodes, claims, owner))  # noqa: E731
+
+    def pick(owner):
+        return board.claim(owner, lambda claims: first_unclaimed(nodes, claims, owner))
+
     assert pick("a") == "n1"
     assert pick("b") == "n2"            # n1 is a's
     assert pick("a") == "n1"            # a retry keeps its node
