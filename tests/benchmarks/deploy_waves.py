@@ -380,9 +380,11 @@ class Scenario:
 
 def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
     out = [
-        Scenario("ours wave [C]", "ours", c, {"ironwave_wave_schedule": [c], "ironwave_wave_size": c}),
-        Scenario("ours wave [1, C] canary", "ours", c, {"ironwave_wave_schedule": [1, c], "ironwave_wave_size": c}),
-        Scenario("ours wave [100%] one wave", "ours", c, {"ironwave_wave_schedule": ["100%"], "ironwave_wave_size": c}),
+        # The wave window (not forks) bounds these rows, so forks stay at the collection's default of 25:
+        # the reserve play then runs in parallel ahead of the window. peak_busy shows C held.
+        Scenario("ours wave [C]", "ours", max(c, 25), {"ironwave_wave_schedule": [c], "ironwave_wave_size": c}),
+        Scenario("ours wave [1, C] canary", "ours", max(c, 25), {"ironwave_wave_schedule": [1, c], "ironwave_wave_size": c}),
+        Scenario("ours wave [100%] one wave", "ours", max(c, 25), {"ironwave_wave_schedule": ["100%"], "ironwave_wave_size": c}),
         Scenario("ours host_pinned, limit off", "builtin", c, {"ironwave_global_limit": 0}),
         Scenario("ours host_pinned, limit C", "builtin", c, {"ironwave_global_limit": c}),
         # Proposal rows: bound the Ironic-busy nodes with the cloud-counted slot (= C) and let the
