@@ -326,7 +326,11 @@ class FleetEnroll(IronwaveModule):
                     except Exception as exc:  # noqa: BLE001
                         errors[name] = self._err(exc, f"{action} on node {name}")
                 elif ps == target == "available" and node.get("power_state") is None \
-                        and self.params["set_power_off"] and name not in powered:
+                        and self.params["set_power_off"]:
+                    # The power request is asynchronous: keep polling until the state shows.
+                    pending = True
+                    if name in powered:
+                        continue
                     try:
                         self.conn.baremetal.set_node_power_state(node["id"], "power off")
                         powered.add(name)
