@@ -304,7 +304,6 @@ def next_action(provision_state: str | None, target: str) -> str | None:
     return {"enroll": "manage", "manageable": "provide"}.get(provision_state or "")
 
 
-SETTLED_OK = {"available", "manageable", "active", "deploying", "wait call-back", "deploy wait"}
 TRANSIENT = {"verifying", "cleaning", "clean wait", "inspecting", "inspect wait", "adopting", "clean hold"}
 
 

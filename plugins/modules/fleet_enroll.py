@@ -174,7 +174,7 @@ from typing import Any
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import fleet as fleet_core
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
-    IronwaveModule, call_with_retry)
+    IronwaveModule, call_with_retry, classify_exception)
 
 LIST_FIELDS = ["uuid", "name", "provision_state", "target_provision_state", "last_error",
                "power_state", "maintenance", "traits"] + list(fleet_core.SCALAR_FIELDS) + list(fleet_core.DICT_FIELDS)
@@ -356,7 +356,6 @@ class FleetEnroll(IronwaveModule):
         return outcome == "failed" or (self.params["wait"] and outcome == "wait")
 
     def _err(self, exc: BaseException, what: str) -> str:
-        from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import classify_exception
         return classify_exception(exc).one_line(what)
 
     def _mask_secrets(self, specs) -> None:
