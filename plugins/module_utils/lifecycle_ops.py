@@ -19,7 +19,8 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.association imp
 from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import NODE_FIELDS
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
     api_request, classify_exception, cloud_identity)
-from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import ClaimBoard, Pacer, SharedListing, cache_key
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
+    AdmissionBoard, ClaimBoard, Fetched, Pacer, SharedListing, cache_key)
 
 MICROVERSION = "1.52"   # allocations + allocation_uuid on nodes
 # No "allocation_uuid": Ironic 39 answers HTTP 500 to `GET /v1/nodes?fields=...,allocation_uuid`
@@ -28,6 +29,7 @@ MICROVERSION = "1.52"   # allocations + allocation_uuid on nodes
 NODE_VIEW_FIELDS = ("uuid", "name", "instance_uuid", "provision_state",
                     "target_provision_state", "maintenance", "maintenance_reason", "reservation",
                     "last_error", "power_state")
+LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
 # Allocations are read without fields=: Ironic 39 omits node_uuid from both the listing and a
 # single GET as soon as fields= is given.
 ALLOCATION_KEYS = ("uuid", "name", "node_uuid", "state", "last_error")
@@ -83,12 +85,19 @@ class Ops:
     def shared(self, what: str, ttl: float) -> SharedListing:
         return SharedListing(cache_key(self.ident, what), ttl=ttl)
 
+    def node_listing(self, ttl: float) -> SharedListing:
+        return self.shared("nodes:" + ",".join(LISTING_FIELDS), ttl)
+
+    def shared_nodes_fetched(self, ttl: float = 2.0, max_age: float | None = None,
+                             newer_than: float | None = None) -> Fetched:
+        """All nodes (LISTING_FIELDS) from the shared cache, with the copy's age."""
+        return self.node_listing(ttl).get(lambda: self._list("/nodes", "nodes", LISTING_FIELDS),
+                                          max_age=max_age, newer_than=newer_than)
+
     def shared_nodes(self, ttl: float = 2.0, max_age: float | None = None,
                      newer_than: float | None = None) -> list[dict]:
-        """All nodes (NODE_FIELDS), from the shared cache. `newer_than` is a time.time() value."""
-        fields = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
-        return self.shared("nodes:" + ",".join(fields), ttl).get(
-            lambda: self._list("/nodes", "nodes", fields), max_age=max_age, newer_than=newer_than).data
+        """All nodes (LISTING_FIELDS), from the shared cache. `newer_than` is a time.time() value."""
+        return self.shared_nodes_fetched(ttl, max_age, newer_than).data
 
     def shared_failed_allocations(self, ttl: float = 1.0, newer_than: float | None = None) -> dict[str, dict]:
         """Allocations in state `error`, by UUID, from the shared cache. A failed allocation does
@@ -101,6 +110,9 @@ class Ops:
 
     def claims(self, ttl: float) -> ClaimBoard:
         return ClaimBoard(cache_key(self.ident, "claims"), ttl=ttl)
+
+    def admissions(self) -> AdmissionBoard:
+        return AdmissionBoard(cache_key(self.ident, "admissions"))
 
     def pacer(self, what: str, spacing: float) -> Pacer:
         return Pacer(cache_key(self.ident, "pace:" + what), spacing)
@@ -148,8 +160,8 @@ def wait_for_states(ops: Ops, node_uuids: list[str], targets: set[str], timeout:
             return {u: nodes.get(u) for u in node_uuids}, False
         if clock() - start > timeout:
             return {u: nodes.get(u) for u in node_uuids}, True
-        listing = ops.shared("nodes:" + ",".join(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS)), interval)
-        sleep(max(0.2, listing.next_tick_in()) + 0.05)
+        # Join the next shared tick (whoever is first makes the request; the others read its copy).
+        sleep(max(0.05, ops.node_listing(interval).next_tick_in()) + 0.02)
 
 
 def expectation(params: dict) -> Expectation:
@@ -170,7 +182,8 @@ def node_summary(node: dict | None) -> dict | None:
 
 def result_keys(module) -> dict:
     """The shared result contract: backpressure keys plus `elapsed` (seconds in run(), after imports)."""
-    return {**module.stats.result_keys(), "elapsed": round(time.monotonic() - getattr(module, "t0", time.monotonic()), 3)}
+    extra = module.result_extra() if hasattr(module, "result_extra") else {}
+    return {**module.stats.result_keys(), **extra, "elapsed": round(time.monotonic() - getattr(module, "t0", time.monotonic()), 3)}
 
 
 def finish(module, **result: Any) -> None:

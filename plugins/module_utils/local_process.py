@@ -11,6 +11,7 @@ carries our command line - never trust a bare PID, it may have been reused), and
 from __future__ import annotations
 
 import os
+import time
 import subprocess
 from dataclasses import dataclass
 
@@ -80,6 +81,18 @@ def proc_state(stat_text: str) -> str:
     return tail[0] if tail else "?"
 
 
+def read_cmdline(path: str, tries: int = 20, pause: float = 0.025) -> list[str]:
+    """/proc/<pid>/cmdline reads empty for a moment while a freshly started process execs: read
+    again briefly before concluding anything from an empty command line."""
+    for attempt in range(tries):
+        with open(path, "rb") as handle:
+            tokens = cmdline_tokens(handle.read())
+        if tokens or attempt == tries - 1:
+            return tokens
+        time.sleep(pause)
+    return []
+
+
 def observe(pid: int | None, match: list[str], fingerprint: str | None,
             proc_root: str = "/proc") -> Observed:
     """Look at /proc for the pidfile's PID. A zombie counts as gone: it can no longer serve, and
@@ -90,8 +103,7 @@ def observe(pid: int | None, match: list[str], fingerprint: str | None,
     try:
         with open(os.path.join(base, "stat"), encoding="utf-8", errors="replace") as handle:
             state = proc_state(handle.read())
-        with open(os.path.join(base, "cmdline"), "rb") as handle:
-            tokens = cmdline_tokens(handle.read())
+        tokens = read_cmdline(os.path.join(base, "cmdline"))
     except OSError:
         return Observed(pid=pid, fingerprint=fingerprint)
     if state in ("Z", "X"):

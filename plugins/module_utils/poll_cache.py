@@ -205,3 +205,44 @@ class Pacer:
         if delay:
             self.sleep(delay)
         return delay
+
+
+class AdmissionBoard:
+    """The busy gate's controller-wide record of deploy requests let through (see busy_gate.py).
+
+    File <dir>/<key>.admissions.json: {node_uuid: Admission.as_dict()}, read and changed only under
+    an exclusive flock of <key>.admissions.lock, held for microseconds (never while sleeping).
+    """
+
+    def __init__(self, key: str, directory: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.dir = directory or default_dir()
+        self.clock = clock
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        self.path = os.path.join(self.dir, f"{key}.admissions.json")
+        self.lock_path = os.path.join(self.dir, f"{key}.admissions.lock")
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write(self, data: dict) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.path)
+
+    def update(self, change: Callable[[dict, float], Any]) -> Any:
+        """Run change(entries, now) under the lock; entries (a dict of raw dicts) is written back."""
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                entries = self._read()
+                result = change(entries, self.clock())
+                self._write(entries)
+                return result
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -18,6 +18,10 @@ Semantics (see docs/wave-strategy.md):
   hosts fill slots freed by the current wave), except at a gate.
 * Gate: with ``ironwave_wave_gate: first`` (default) the first wave (canary) must completely finish
   within its budget before any other host starts; ``every`` puts that gate between all waves.
+* Prefetch (``ironwave_wave_prefetch``, default 0): that many hosts more may be in flight than
+  the window, never past a closed gate. For plays whose real slot is taken inside a task (the
+  deploy role's busy gate: a node busy in Ironic): prefetched hosts reserve and start their
+  modules while the window's nodes deploy, then wait at that gate.
 * Failure budget per wave (``ironwave_wave_max_failures`` count and/or
   ``ironwave_wave_max_fail_percentage``; scalars or per-wave lists, last repeats; default 0
   failures) is evaluated as each host leaves. Exceeded: admission stops for good, in-flight hosts
@@ -38,7 +42,9 @@ VAR_MAX_FAIL_PCT = "ironwave_wave_max_fail_percentage"
 VAR_GATE = "ironwave_wave_gate"
 VAR_POLL = "ironwave_wave_poll_interval"
 VAR_BP_FACTOR = "ironwave_wave_backpressure_factor"
-SETTING_VARS = (VAR_SIZE, VAR_SCHEDULE, VAR_MAX_FAILURES, VAR_MAX_FAIL_PCT, VAR_GATE, VAR_POLL, VAR_BP_FACTOR)
+VAR_PREFETCH = "ironwave_wave_prefetch"
+SETTING_VARS = (VAR_SIZE, VAR_SCHEDULE, VAR_MAX_FAILURES, VAR_MAX_FAIL_PCT, VAR_GATE, VAR_POLL, VAR_BP_FACTOR,
+                VAR_PREFETCH)
 
 #: Host fact a play sets (``ansible.builtin.set_fact``) to report backpressure from the cloud.
 BACKPRESSURE_FACT = "ironwave_backpressure"
@@ -94,6 +100,7 @@ class WaveSettings:
     gate: str = "first"
     poll_interval: float = DEFAULT_POLL_INTERVAL
     backpressure_factor: float = DEFAULT_BP_FACTOR
+    prefetch: int = 0
 
 
 def _is_number(value: Any) -> bool:
@@ -198,8 +205,18 @@ def parse_settings(raw: Mapping[str, Any]) -> WaveSettings:
     if raw.get(VAR_BP_FACTOR) is not None:
         factor = _parse_float(VAR_BP_FACTOR, raw[VAR_BP_FACTOR], 0.0, 1.0,
                               "use a number strictly between 0 and 1 (0.5 halves the window on backpressure)")
+    prefetch = 0
+    if raw.get(VAR_PREFETCH) is not None:
+        value = raw[VAR_PREFETCH]
+        if isinstance(value, str) and _INT_RE.match(value):
+            value = int(value)
+        if not (_is_number(value) and float(value).is_integer() and value >= 0):
+            raise WaveSettingsError("%s: %r is not a host count; use a whole number >= 0 (extra hosts admitted "
+                                    "ahead of the window, 0 = none)." % (VAR_PREFETCH, raw[VAR_PREFETCH]))
+        prefetch = int(value)
     return WaveSettings(window=window, schedule=schedule, max_failures=max_failures,
-                        max_fail_percentage=max_pct, gate=gate, poll_interval=poll, backpressure_factor=factor)
+                        max_fail_percentage=max_pct, gate=gate, poll_interval=poll, backpressure_factor=factor,
+                        prefetch=prefetch)
 
 
 def _nth(seq: Sequence[Any], i: int) -> Any:
@@ -376,7 +393,7 @@ class WaveScheduler:
         while self._next < len(self.order):
             name = self.order[self._next]
             rec = self.hosts[name]
-            if not self._gate_open(rec.wave) or len(self.in_flight) >= self.current_window():
+            if not self._gate_open(rec.wave) or len(self.in_flight) >= self.current_window() + self.settings.prefetch:
                 break
             self._next += 1
             rec.state = RUNNING
@@ -486,6 +503,7 @@ class WaveScheduler:
                 "gate": s.gate,
                 "poll_interval": s.poll_interval,
                 "backpressure_factor": s.backpressure_factor,
+                "prefetch": s.prefetch,
             },
             "peak_in_flight": self.peak_in_flight,
             "window_cap": self.window_cap,

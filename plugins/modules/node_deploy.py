@@ -82,6 +82,26 @@ options:
         association is verified again after the request either way).
     type: float
     default: 2.0
+  busy_limit:
+    description:
+      - The busy gate. When above C(0), the deploy request is sent only while fewer than this many
+        nodes are busy in Ironic (deploying, wait call-back, deleting, cleaning, clean wait,
+        inspecting, inspect wait) within O(busy_scope), counted from the node listing all waiting
+        hosts share plus the deploy requests this controller let through that a listing cannot
+        show yet. Until then the module waits (reported as RV(slot_wait)).
+      - Pair it with the wave strategy's C(ironwave_wave_prefetch) so hosts reserve their nodes and
+        start their modules while other nodes deploy, and a freed slot is refilled within one
+        O(poll_interval). Exact for the runs of one controller; nodes other runs make busy count
+        too, but for a strict limit across controllers use M(ironwave.baremetal.wave_slot).
+    type: int
+    default: 0
+  busy_scope:
+    description:
+      - What O(busy_limit) counts. C(global) - every node of the cloud; C(conductor_group) - the
+        nodes in this node's conductor group (Ironic's capacity is per conductor group).
+    type: str
+    default: global
+    choices: [global, conductor_group]
 notes:
   - Supports check mode (nothing is sent but reads) and diff (provision_state, instance_info keys, traits).
 """
@@ -144,6 +164,10 @@ elapsed:
   description: Seconds the module spent deciding and calling Ironic (after Python imports).
   returned: always
   type: float
+slot_wait:
+  description: Seconds spent waiting at the busy gate (O(busy_limit)) before the deploy request.
+  returned: always
+  type: float
 retries:
   description: Requests retried by the per-cause policy.
   returned: always
@@ -161,9 +185,11 @@ error_kind:
 import time
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
+from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate
 from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
     Ops, association_error, expectation, finish, wait_for_states, result_keys)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import AdmissionBoard
 
 DEPLOYING = ("deploying", "wait call-back", "deploy")
 DEPLOY_FAILED = frozenset({"deploy failed", "error"})
@@ -183,12 +209,18 @@ class NodeDeploy(IronwaveModule):
         poll_interval=dict(type="float", default=2.0),
         backpressure_timeout=dict(type="int", default=300),
         precheck_max_age=dict(type="float", default=2.0),
+        busy_limit=dict(type="int", default=0),
+        busy_scope=dict(type="str", default="global", choices=list(busy_gate.SCOPES)),
     )
     module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
 
     def run(self) -> None:
         p = self.params
         ops = Ops(self)
+        self.slot_wait = 0.0
+        problem = busy_gate.validate(p["busy_limit"], p["busy_scope"])
+        if problem:
+            self.ansible.fail_json(msg=problem, error_kind="bad_request")
         expected = expectation(p)
         node = self.node_from_listing(ops, expected) or ops.get_node(p["node"])
         if node is None:
@@ -228,8 +260,17 @@ class NodeDeploy(IronwaveModule):
             body["configdrive"] = p["config_drive"]
         if p["deploy_steps"]:
             body["deploy_steps"] = p["deploy_steps"]
+        gated = self.wait_for_slot(ops, node)
         requested = time.time()
-        ops.request("PUT", f"/nodes/{uuid}/states/provision", json=body, deadline=p["backpressure_timeout"])
+        try:
+            ops.request("PUT", f"/nodes/{uuid}/states/provision", json=body, deadline=p["backpressure_timeout"])
+        except BaseException:
+            if gated:
+                gated.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+            raise
+        if gated:
+            hold = p["timeout"] + 60.0
+            gated.update(lambda entries, now: busy_gate.mark_sent(entries, uuid, now, hold))
         if p["wait"]:
             self.wait_and_verify(ops, uuid, expected, {**base, "diff": diff}, changed=True)
         # Verify again from a listing made after our request (shared with the other hosts).
@@ -241,6 +282,30 @@ class NodeDeploy(IronwaveModule):
                       " (association changed during the deploy request)", verdict.verdict, **base)
         finish(self, changed=True, provision_state=after.get("provision_state"),
                association_after=verdict.owner, diff=diff, **base)
+
+    def wait_for_slot(self, ops: Ops, node: dict) -> AdmissionBoard | None:
+        """The busy gate (see busy_gate.py): wait until this node may turn busy; returns the board
+        holding our admission (None without a gate)."""
+        p = self.params
+        if p["busy_limit"] <= 0:
+            return None
+        uuid, group = node["uuid"], node.get("conductor_group") or ""
+        board = ops.admissions()
+        hold = p["backpressure_timeout"] + 60.0
+        start = time.monotonic()
+        while True:
+            fetched = ops.shared_nodes_fetched(ttl=p["poll_interval"])
+            busy = busy_gate.busy_in_listing(fetched.data, p["busy_scope"], group)
+            listed_at = time.time() - fetched.age
+            if board.update(lambda entries, now: busy_gate.try_admit(
+                    entries, uuid, group, busy, listed_at, now, p["busy_limit"], p["busy_scope"], hold)):
+                self.slot_wait = round(time.monotonic() - start, 3)
+                return board
+            if time.monotonic() - start > p["timeout"]:
+                self.fail(f"node {uuid} waited {p['timeout']} s for a busy slot: {len(busy)} node(s) stayed busy "
+                          f"in scope {p['busy_scope']} (busy_limit {p['busy_limit']}); raise busy_limit or timeout",
+                          "timeout", node=uuid)
+            time.sleep(max(0.05, ops.node_listing(p["poll_interval"]).next_tick_in()) + 0.02)
 
     def node_from_listing(self, ops: Ops, expected) -> dict | None:
         """The node from the shared listing, when that is enough to accept the deploy.
@@ -298,6 +363,9 @@ class NodeDeploy(IronwaveModule):
             self.fail(association_error(verdict, f"accept deploy of node {uuid}") +
                       " (association changed during the deploy)", verdict.verdict, **base)
         finish(self, changed=changed, provision_state=state, association_after=verdict.owner, **base)
+
+    def result_extra(self) -> dict:
+        return {"slot_wait": getattr(self, "slot_wait", 0.0)}
 
     def fail(self, msg: str, kind: str, **extra) -> None:
         self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})

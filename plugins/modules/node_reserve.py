@@ -53,6 +53,14 @@ options:
     type: str
     choices: [allocation, instance_uuid]
     default: allocation
+  instance_info:
+    description:
+      - Only with O(mode=instance_uuid). Keys written to the node's C(instance_info) in the same PATCH
+        that reserves it (e.g. C(image_source)), as Nova's Ironic driver does, so the deploy has nothing
+        left to patch - one request per node instead of two.
+      - On a rerun that finds the node already reserved, and not deployed, the keys are compared and
+        patched when they differ.
+    type: dict
   node:
     description: Reserve exactly this node (name or UUID). Same as a one-element O(candidate_nodes).
     type: str
@@ -222,6 +230,7 @@ class NodeReserve(IronwaveModule):
         timeout=dict(type="int", default=60),
         stuck_timeout=dict(type="int", default=8),
         spacing=dict(type="float", default=0.5),
+        instance_info=dict(type="dict"),
     )
     module_kwargs = dict(mutually_exclusive=[("node", "candidate_nodes")])
 
@@ -233,6 +242,10 @@ class NodeReserve(IronwaveModule):
             self.ansible.fail_json(msg="max_attempts and batch must be at least 1")
         if p["spacing"] < 0:
             self.ansible.fail_json(msg="spacing must be 0 or more seconds")
+        if p["instance_info"] and p["mode"] != "instance_uuid":
+            self.ansible.fail_json(msg="instance_info: only with mode=instance_uuid (it is written in the reserving "
+                                       "PATCH); with allocations pass it to ironwave.baremetal.node_deploy instead",
+                                   error_kind=ironic_errors.BAD_REQUEST)
         self.req = cand.CandidateRequest(
             resource_class=p["resource_class"], traits=tuple(p["traits"] or ()),
             conductor_group=p["conductor_group"],
@@ -483,17 +496,24 @@ class NodeReserve(IronwaveModule):
         p = self.params
         mine = next((n for n in self.ops.shared_nodes() if n.get("instance_uuid") == self.inst_uuid), None)
         if mine:
-            self.done(False, mine)
+            self.done(self.refresh_instance_info(mine), mine)
         tried: list[str] = []
         candidates = self.pick([], fresh=False) or self.pick([], fresh=True)
+        board = self.ops.claims(ttl=p["timeout"] + 30)
         for _round in range(p["max_attempts"]):
             if not candidates:
                 self.exhausted(tried)
-            for node in candidates[:p["batch"]]:
+            # One unclaimed candidate first, so parallel hosts of this controller PATCH different nodes.
+            first = None if self.ansible.check_mode else board.claim(
+                p["instance_name"], lambda claims: cand.first_unclaimed(candidates, claims, p["instance_name"]))
+            ordered = [n for n in candidates if n["uuid"] == first] + [n for n in candidates if n["uuid"] != first]
+            for node in ordered[:p["batch"]]:
                 if self.ansible.check_mode:
                     self.done(True, node, check_mode_pick=True)
                 patch = [{"op": "add", "path": "/instance_uuid", "value": self.inst_uuid},
                          {"op": "add", "path": "/instance_info/display_name", "value": p["instance_name"]}]
+                patch += [{"op": "add", "path": f"/instance_info/{k}", "value": v}
+                          for k, v in (p["instance_info"] or {}).items()]
                 try:
                     got = self.ops.request("PATCH", f"/nodes/{node['uuid']}", json=patch)
                 except Exception as exc:  # noqa: BLE001
@@ -501,7 +521,7 @@ class NodeReserve(IronwaveModule):
                     if err.kind == ironic_errors.INSTANCE_ASSOCIATED:
                         hit = self.ops.request("GET", f"/nodes?instance_uuid={self.inst_uuid}&fields=uuid,name,instance_uuid")
                         if hit.get("nodes"):
-                            self.done(False, hit["nodes"][0])
+                            self.done(self.refresh_instance_info(hit["nodes"][0]), hit["nodes"][0])
                     if err.kind not in (ironic_errors.NODE_ASSOCIATED, ironic_errors.INVALID_STATE,
                                         ironic_errors.MAINTENANCE):
                         raise
@@ -512,6 +532,20 @@ class NodeReserve(IronwaveModule):
                 self.done(True, {**node, "instance_uuid": got.get("instance_uuid")})
             candidates = self.pick(tried, fresh=True)
         self.exhausted(tried)
+
+    def refresh_instance_info(self, node: dict) -> bool:
+        """A rerun found our node: make its instance_info match (unless it is deployed already).
+        Returns whether anything changed."""
+        want = self.params["instance_info"] or {}
+        if not want or node.get("provision_state") not in (None, "available"):
+            return False
+        have = (self.ops.get_node(node["uuid"]) or {}).get("instance_info") or {}
+        patch = [{"op": "add", "path": f"/instance_info/{k}", "value": v} for k, v in want.items() if have.get(k) != v]
+        if patch and not self.ansible.check_mode:
+            self.ops.request("PATCH", f"/nodes/{node['uuid']}", json=patch)
+        if patch:
+            self.attempts.append({"candidates": [node["uuid"]], "outcome": f"instance_info: {len(patch)} key(s) patched"})
+        return bool(patch)
 
 
 def main() -> None:

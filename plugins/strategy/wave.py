@@ -23,7 +23,10 @@ description:
     C(ironwave_wave_max_fail_percentage) percent of a wave's hosts allowed to fail (number or per-wave list);
     C(ironwave_wave_gate) C(first) (default) or C(every);
     C(ironwave_wave_poll_interval) seconds between admission checks (default 0.05);
-    C(ironwave_wave_backpressure_factor) multiplicative decrease on backpressure (default 0.5).
+    C(ironwave_wave_backpressure_factor) multiplicative decrease on backpressure (default 0.5);
+    C(ironwave_wave_prefetch) hosts admitted beyond the window (default 0), never past a closed gate - for
+    plays whose real slot is taken inside a task, like the deploy role's busy gate (C(deploy_busy_limit)),
+    where prefetched hosts reserve and start their modules while others deploy, then wait at that gate.
   - Backpressure contract. A host that hit cloud backpressure sets the fact C(ironwave_backpressure=true) with
     C(ansible.builtin.set_fact); each false-to-true change halves the window (AIMD) and every host that finishes
     cleanly grows it back by one, up to the configured size.
@@ -125,7 +128,7 @@ class StrategyModule(HostPinnedStrategyModule):
                  if h not in self._tqm._unreachable_hosts and not iterator.is_failed(self._host(h))]
         self._sched = WaveScheduler(hosts, settings, time.time(), play=play.get_name())
         self._iterator = iterator
-        want = min(self._sched.window_cap, len(hosts))
+        want = min(self._sched.window_cap + self._sched.settings.prefetch, len(hosts))
         if len(self._workers) < want:
             display.warning(
                 "ironwave.baremetal.wave: forks=%d is lower than the window (%d hosts): at most %d tasks run at once, "

@@ -5,10 +5,15 @@
 playbooks/deploy_builtin.yml (host_pinned + cloud-counted limit). Asserts on Ironic's state."""
 from __future__ import annotations
 
+import json
+import re
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,3 +69,58 @@ def test_deploy_role_places_every_instance_once_and_reruns_idempotently(local_ir
     assert second.rc == 0, second.output
     assert all(r["changed"] == 0 for h, r in second.recap.items() if h in hosts), second.output
     assert _placements(conn, prefix) == placements
+
+
+MOVED = re.compile(r"Node (?P<node>[0-9a-f-]{36}) moved to provision state \"(?P<state>[^\"]+)\"")
+ACCESS = re.compile(r"ironic\.api \[[^\]]*\] \S+ - (?P<method>[A-Z]+) (?P<path>\S+) - (?P<status>\d{3})")
+
+
+def _peak_busy(log_text: str, uuids: set[str]) -> int:
+    """Most of `uuids` deploying at once, replayed from Ironic's own state-change log lines."""
+    busy: set[str] = set()
+    peak = 0
+    for m in MOVED.finditer(log_text):
+        if m["node"] not in uuids:
+            continue
+        if m["state"] in ("deploying", "wait call-back"):
+            busy.add(m["node"])
+        else:
+            busy.discard(m["node"])
+        peak = max(peak, len(busy))
+    return peak
+
+
+def test_busy_gate_with_prefetch_bounds_ironic_busy_nodes(local_ironic, tmp_path):
+    """deploy.yml as shipped, window 2 + prefetch 4 (6 hosts in flight), busy gate 2, reserve by
+    one PATCH: at most 2 nodes deploying in Ironic's log (and 2 reached), every node active with
+    the image set by the reserving PATCH, one PATCH and one deploy request per node."""
+    prefix = "dr-g-"
+    _enroll(local_ironic, prefix, 8, 0x12)
+    hosts = [f"{prefix}inst-{i}" for i in range(8)]
+    inv = _inventory(tmp_path, local_ironic, prefix, hosts)
+    conn = local_ironic.conn
+    uuids = {n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
+    report = tmp_path / "report.json"
+    env = {**local_ironic.env, "IRONWAVE_WAVE_REPORT_PATH": str(report)}
+    offset = local_ironic.log_file.stat().st_size
+    extra = {"ironwave_wave_schedule": ["100%"], "ironwave_wave_size": 2, "ironwave_wave_prefetch": 4,
+             "deploy_busy_limit": 2, "deploy_reserve_mode": "instance_uuid",
+             "deploy_image_source": "http://127.0.0.1/gate.img"}
+    result = run_playbook(REPO / "playbooks" / "deploy.yml", extra, env, "-i", str(inv), "--forks", "10")
+    assert result.rc == 0, result.output
+    time.sleep(1.0)  # access lines are written after the response
+    with open(local_ironic.log_file, "rb") as fh:
+        fh.seek(offset)
+        text = fh.read().decode("utf-8", errors="replace")
+
+    nodes = [n for n in conn.baremetal.nodes(details=True) if n.name.startswith(prefix)]
+    assert sorted(n.provision_state for n in nodes) == ["active"] * 8
+    assert all(n.instance_info.get("image_source") == "http://127.0.0.1/gate.img" for n in nodes)
+    assert len({n.instance_id for n in nodes}) == 8
+    assert _peak_busy(text, uuids) == 2, "the busy gate must hold Ironic at 2 deploying nodes and reach 2"
+    requests = [m.groupdict() for m in ACCESS.finditer(text)]
+    patches = [r for r in requests if r["method"] == "PATCH" and r["path"].split("/")[3] in uuids]
+    deploys = [r for r in requests if r["method"] == "PUT" and r["path"].endswith("/states/provision")]
+    assert len(patches) == 8 and len(deploys) == 8, [f"{r['method']} {r['path']}" for r in requests]
+    play = json.loads(report.read_text())["plays"][-1]
+    assert play["peak_in_flight"] == 6, "window 2 + prefetch 4 hosts in flight"

@@ -49,6 +49,9 @@ def sched(hosts=HOSTS, **raw):
     ({"ironwave_wave_size": 2, "ironwave_wave_poll_interval": 0}, "ironwave_wave_poll_interval"),
     ({"ironwave_wave_size": 2, "ironwave_wave_poll_interval": "soon"}, "ironwave_wave_poll_interval"),
     ({"ironwave_wave_size": 2, "ironwave_wave_backpressure_factor": 1}, "ironwave_wave_backpressure_factor"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_prefetch": -1}, "ironwave_wave_prefetch"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_prefetch": 1.5}, "ironwave_wave_prefetch"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_prefetch": "20%"}, "ironwave_wave_prefetch"),
     ({}, "ironwave_wave_size"),
 ])
 def test_bad_settings_name_the_field(raw, field):
@@ -248,3 +251,20 @@ def test_bus_isolates_broken_subscribers():
     bus.publish(WaveEvent(kind="admit", snapshot=s.snapshot(0)))
     assert len(seen) == 1 and len(bus.errors) == 1
     assert BUS is not bus
+
+
+# ------------------------------------------------------------------ prefetch
+def test_prefetch_admits_beyond_the_window_but_not_past_the_canary_gate():
+    s = sched(ironwave_wave_schedule=[1, 4], ironwave_wave_size=4, ironwave_wave_prefetch="4")
+    assert s.admit(0.0) == ["h00"]            # canary alone: the gate holds prefetch back too
+    s.host_left("h00", OK, 1.0)
+    assert len(s.admit(1.0)) == 8             # window 4 + prefetch 4
+    assert s.admit(1.1) == []
+    s.host_left("h01", OK, 2.0)
+    assert s.admit(2.0) == ["h09"]            # slides one for one
+    assert s.peak_in_flight == 8
+
+
+def test_prefetch_zero_keeps_the_window_exact():
+    s = sched(ironwave_wave_size=3)
+    assert len(s.admit(0.0)) == 3
