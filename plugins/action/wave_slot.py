@@ -12,6 +12,7 @@ import socket
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import derive_run_id
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
 
 
 def _process_start(pid: int) -> str:
@@ -40,8 +41,7 @@ class ActionModule(ActionBase):
                 os.environ, task_vars, socket.gethostname().split(".")[0], ppid, _process_start(ppid))
         if not args.get("holder"):
             args["holder"] = str(task_vars.get("inventory_hostname", ""))
-        result.update(self._execute_module(module_name="ironwave.baremetal.wave_slot", module_args=args,
-                                           task_vars=task_vars))
+        result.update(in_worker.execute(self, "wave_slot", args, task_vars))
         if source:
             result["run_id_source"] = source
         return result

@@ -200,9 +200,11 @@ class IronwaveModule:
 
     argument_spec: dict = {}
     module_kwargs: dict = {}
+    # Swapped by plugins/plugin_utils/in_worker.py when the module runs inside the Ansible worker.
+    ansible_module_class: type = AnsibleModule
 
     def __init__(self) -> None:
-        self.ansible = AnsibleModule(
+        self.ansible = self.ansible_module_class(
             argument_spec=cloud_argument_spec(**self.argument_spec),
             supports_check_mode=True,
             **self.module_kwargs,

@@ -48,6 +48,7 @@ from ansible.plugins.strategy.host_pinned import StrategyModule as HostPinnedStr
 from ansible.template import Templar
 from ansible.utils.display import Display
 
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
 from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import (
     BACKPRESSURE_FACT,
     BUS,
@@ -76,6 +77,9 @@ class StrategyModule(HostPinnedStrategyModule):
 
     def __init__(self, tqm):
         super().__init__(tqm)
+        # Workers fork from this process: import openstacksdk once here so the in-worker cloud
+        # modules (plugins/plugin_utils/in_worker.py) start without importing it per task.
+        in_worker.warm_imports()
         self._sched: WaveScheduler | None = None
         self._slots: list = []
         self._slot_of: dict[str, int] = {}

@@ -124,3 +124,50 @@ def test_busy_gate_with_prefetch_bounds_ironic_busy_nodes(local_ironic, tmp_path
     assert len(patches) == 8 and len(deploys) == 8, [f"{r['method']} {r['path']}" for r in requests]
     play = json.loads(report.read_text())["plays"][-1]
     assert play["peak_in_flight"] == 6, "window 2 + prefetch 4 hosts in flight"
+
+
+IN_WORKER_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:
+    - name: Reserve, check mode
+      ironwave.baremetal.node_reserve:
+        cloud: {cloud}
+        instance_name: dr-i-inst
+        expression: "starts_with(name, 'dr-i-')"
+      check_mode: true
+      register: checked
+    - name: Reserve a missing node (fails cleanly)
+      ironwave.baremetal.node_deploy:
+        cloud: {cloud}
+        node: dr-i-missing
+        instance_name: dr-i-inst
+      register: missing
+      ignore_errors: true
+    - name: Record
+      ansible.builtin.copy:
+        content: "{{{{ {{'checked': checked, 'missing': missing}} | to_json }}}}"
+        dest: {out}
+"""
+
+
+@pytest.mark.parametrize("in_worker", ["1", "0"])
+def test_modules_give_the_same_results_in_the_worker_and_as_a_process(local_ironic, tmp_path, in_worker):
+    _enroll(local_ironic, "dr-i-", 1, 0x13)
+    out = tmp_path / "out.json"
+    play = tmp_path / "play.yml"
+    play.write_text(IN_WORKER_PLAY.format(cloud=local_ironic.cloud, out=out))
+    env = {**local_ironic.env, "IRONWAVE_IN_WORKER": in_worker}
+    result = run_playbook(play, {}, env)
+    assert result.rc == 0, result.output
+    got = json.loads(out.read_text())
+    checked, missing = got["checked"], got["missing"]
+    assert checked["changed"] is True and checked["node_name"] == "dr-i-001", checked
+    assert checked.get("in_worker", False) is (in_worker == "1")
+    assert missing["failed"] is True and missing["error_kind"] == "not_found", missing
+    assert "not found" in missing["msg"]
+    node = next(n for n in local_ironic.conn.baremetal.nodes(details=True) if n.name == "dr-i-001")
+    assert node.instance_id is None and node.provision_state == "available"  # check mode changed nothing
