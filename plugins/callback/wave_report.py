@@ -68,6 +68,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_report_ren
     timeline_svg,
 )
 from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import BUS, WaveEvent
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
 
 _ALWAYS = ("play_start", "halt", "play_end")
 
@@ -80,6 +81,9 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, display=None):
         super().__init__(display=display)
+        # Loaded in the ansible-playbook process: pre-import openstacksdk for the in-worker cloud
+        # modules under any strategy (plugins/plugin_utils/in_worker.py).
+        in_worker.warm_imports()
         self._reports: list[dict] = []
         self._last_line = 0.0
         self._last_wave = 0
