@@ -170,6 +170,10 @@ slot_wait:
   description: Seconds spent waiting at the busy gate (O(busy_limit)) before the deploy request.
   returned: always
   type: float
+ansible_facts:
+  description: C(ironwave_backpressure=true) when Ironic pushed back; the wave strategy shrinks its window for it.
+  returned: when RV(backpressure) is true
+  type: dict
 retries:
   description: Requests retried by the per-cause policy.
   returned: always
@@ -263,6 +267,8 @@ class NodeDeploy(IronwaveModule):
         if p["deploy_steps"]:
             body["deploy_steps"] = p["deploy_steps"]
         gated = self.wait_for_slot(ops, node)
+        if gated:
+            self.recheck_after_gate(ops, uuid, expected, gated, base)
         requested = time.time()
         try:
             ops.request("PUT", f"/nodes/{uuid}/states/provision", json=body, deadline=p["backpressure_timeout"])
@@ -302,12 +308,30 @@ class NodeDeploy(IronwaveModule):
             if board.update(lambda entries, now: busy_gate.try_admit(
                     entries, uuid, group, busy, listed_at, now, p["busy_limit"], p["busy_scope"], hold)):
                 self.slot_wait = round(time.monotonic() - start, 3)
+                self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
                 return board
             if time.monotonic() - start > p["timeout"]:
                 self.fail(f"node {uuid} waited {p['timeout']} s for a busy slot: {len(busy)} node(s) stayed busy "
                           f"in scope {p['busy_scope']} (busy_limit {p['busy_limit']}); raise busy_limit or timeout",
                           "timeout", node=uuid)
             time.sleep(max(0.05, ops.node_listing(p["poll_interval"]).next_tick_in()) + 0.02)
+
+    def recheck_after_gate(self, ops: Ops, uuid: str, expected, board: AdmissionBoard, base: dict) -> None:
+        """The association check before the gate may be seconds old by now: check again from the
+        listing that admitted us (no extra request), or from a direct read when that copy does not
+        show the node ours and deployable. Refuse - and give the slot back - if it is not."""
+        row = getattr(self, "admitted_row", None)
+        if row is not None and row.get("instance_uuid") and row.get("instance_uuid") == expected.instance_uuid \
+                and assoc.may_deploy(ops.classify(row, expected)):
+            return
+        current = ops.get_node(uuid)
+        result = ops.classify(current, expected) if current else None
+        if result is None or not assoc.may_deploy(result):
+            board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+            if result is None:
+                self.fail(f"node {uuid} disappeared while waiting for a busy slot", "not_found", **base)
+            self.fail(association_error(result, f"deploy node {uuid}") + " (changed while waiting for a busy slot)",
+                      result.verdict, **{**base, "association": result.as_dict()})
 
     def node_from_listing(self, ops: Ops, expected) -> dict | None:
         """The node from the shared listing, when that is enough to accept the deploy.
@@ -375,7 +399,11 @@ class NodeDeploy(IronwaveModule):
         finish(self, changed=changed, provision_state=state, association_after=verdict.owner, **base)
 
     def result_extra(self) -> dict:
-        return {"slot_wait": getattr(self, "slot_wait", 0.0)}
+        extra: dict = {"slot_wait": getattr(self, "slot_wait", 0.0)}
+        if self.stats.backpressure:
+            # Read by the wave strategy when the host leaves: shrink the window (AIMD).
+            extra["ansible_facts"] = {"ironwave_backpressure": True}
+        return extra
 
     def fail(self, msg: str, kind: str, **extra) -> None:
         self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})

@@ -28,7 +28,8 @@ description:
     plays whose real slot is taken inside a task, like the deploy role's busy gate (C(deploy_busy_limit)),
     where prefetched hosts reserve and start their modules while others deploy, then wait at that gate.
   - Backpressure contract. A host that hit cloud backpressure sets the fact C(ironwave_backpressure=true) with
-    C(ansible.builtin.set_fact); each false-to-true change halves the window (AIMD) and every host that finishes
+    C(ansible.builtin.set_fact) (read while in flight) or a module returns it in C(ansible_facts) (read as the host
+    leaves; M(ironwave.baremetal.node_deploy) does); each false-to-true change halves the window (AIMD) and every host that finishes
     cleanly grows it back by one, up to the configured size.
   - Not supported together with C(serial) (serial cuts lockstep batches before any strategy runs; it is refused).
     As with C(free), C(run_once) runs on every host and C(pause)/C(add_host) (host-loop bypassing actions) fail.
@@ -206,6 +207,9 @@ class StrategyModule(HostPinnedStrategyModule):
                 if task is not None:
                     continue
                 outcome = FAILED if (self._tqm._failed_hosts.get(name) or iterator.is_failed(host)) else OK
+            # Modules report backpressure as a returned fact (the persistent fact cache), set_fact
+            # as a non-persistent one; the former is read once, as the host leaves.
+            self._check_backpressure(name, self._variable_manager._fact_cache)
             was_halted = sched.halted
             sched.host_left(name, outcome, time.time())
             self._free_slots.append(self._slot_of.pop(name))
@@ -226,7 +230,10 @@ class StrategyModule(HostPinnedStrategyModule):
             self._publish("admit", host=name)
 
     def _check_backpressure(self, name: str, facts) -> None:
-        host_facts = facts.get(name)
+        try:
+            host_facts = facts.get(name)
+        except Exception:  # noqa: BLE001 - a fact cache backend error must not stop the rollout
+            host_facts = None
         flagged = bool(host_facts) and parse_bool(host_facts.get(BACKPRESSURE_FACT, False))
         if flagged and name not in self._bp_seen:
             self._bp_seen.add(name)

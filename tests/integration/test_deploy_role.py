@@ -171,3 +171,45 @@ def test_modules_give_the_same_results_in_the_worker_and_as_a_process(local_iron
     assert "not found" in missing["msg"]
     node = next(n for n in local_ironic.conn.baremetal.nodes(details=True) if n.name == "dr-i-001")
     assert node.instance_id is None and node.provision_state == "available"  # check mode changed nothing
+
+
+UUID_RESERVE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:
+    - name: Reserve by one PATCH, with the image
+      ironwave.baremetal.node_reserve:
+        cloud: {cloud}
+        instance_name: dr-u-inst
+        mode: instance_uuid
+        expression: "starts_with(name, 'dr-u-')"
+        instance_info: {{image_source: "{{{{ image }}}}"}}
+      register: reserved
+    - name: Record
+      ansible.builtin.copy:
+        content: "{{{{ reserved | to_json }}}}"
+        dest: {out}
+"""
+
+
+def test_uuid_reserve_sets_and_refreshes_instance_info(local_ironic, tmp_path):
+    """mode=instance_uuid: the reserving PATCH carries instance_info; a rerun with another image
+    patches it (changed), a rerun with the same image changes nothing; the node stays ours."""
+    _enroll(local_ironic, "dr-u-", 2, 0x14)
+    out = tmp_path / "out.json"
+    play = tmp_path / "play.yml"
+    play.write_text(UUID_RESERVE_PLAY.format(cloud=local_ironic.cloud, out=out))
+    seen = []
+    for image in ("http://127.0.0.1/a.img", "http://127.0.0.1/b.img", "http://127.0.0.1/b.img"):
+        result = local_ironic.run_playbook(play, {"image": image})
+        assert result.rc == 0, result.output
+        got = json.loads(out.read_text())
+        node = local_ironic.conn.baremetal.get_node(got["node"])
+        assert node.instance_id == got["instance_uuid"] and node.instance_info["image_source"] == image
+        assert node.instance_info["display_name"] == "dr-u-inst"
+        seen.append((got["node"], got["changed"]))
+    assert [c for _n, c in seen] == [True, True, False]
+    assert len({n for n, _c in seen}) == 1
