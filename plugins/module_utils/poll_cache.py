@@ -36,6 +36,14 @@ def cache_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
+def write_json_atomic(directory: str, path: str, data: Any) -> None:
+    """Write JSON to a temp file in `directory`, then rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
 @dataclass
 class Fetched:
     data: Any
@@ -64,10 +72,7 @@ class SharedListing:
             return None
 
     def _write(self, data: Any, fetched_at: float) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"fetched_at": fetched_at, "data": data}, fh)
-        os.replace(tmp, self.path)  # atomic: readers never see half a file
+        write_json_atomic(self.dir, self.path, {"fetched_at": fetched_at, "data": data})
 
     def get(self, fetch: Callable[[], Any], max_age: float | None = None,
             newer_than: float | None = None) -> Fetched:
@@ -109,24 +114,17 @@ class SharedListing:
         return max(0.0, self.ttl - (self.clock() - hit[1]))
 
 
-class ClaimBoard:
-    """Controller-wide claims on nodes, so concurrent reservations from this controller offer
-    Ironic different nodes instead of racing for the same ones (each lost race costs a failed
-    allocation, its DELETE and a new POST). Only a hint: Ironic's allocation stays the authority,
-    claims expire after `ttl`, and a process that finds nothing unclaimed races as before.
+class LockedJsonFile:
+    """A JSON object in <dir>/<key>.<suffix>.json, read and rewritten only under an exclusive flock
+    of <dir>/<key>.<suffix>.lock, held for microseconds (never while sleeping)."""
 
-    File <dir>/<key>.claims.json: {node_uuid: {"owner": instance name, "until": clock()}}, changed
-    only under an exclusive flock of <key>.claims.lock.
-    """
-
-    def __init__(self, key: str, ttl: float = 120.0, directory: str | None = None,
+    def __init__(self, key: str, suffix: str, directory: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.dir = directory or default_dir()
-        self.ttl = ttl
         self.clock = clock
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(self.dir, f"{key}.claims.json")
-        self.lock_path = os.path.join(self.dir, f"{key}.claims.lock")
+        self.path = os.path.join(self.dir, f"{key}.{suffix}.json")
+        self.lock_path = os.path.join(self.dir, f"{key}.{suffix}.lock")
 
     def _read(self) -> dict:
         try:
@@ -136,25 +134,45 @@ class ClaimBoard:
         except (OSError, ValueError):
             return {}
 
-    def claim(self, owner: str, choose: Callable[[dict], str | None]) -> str | None:
-        """Under the lock: drop expired claims, let `choose({node: owner})` pick a node (or None),
-        record the pick for `owner` and return it."""
+    def update(self, change: Callable[[dict, float], Any]) -> Any:
+        """Run change(entries, now) under the lock; `entries` (changed in place) is written back."""
         with open(self.lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                now = self.clock()
-                claims = {n: c for n, c in self._read().items()
-                          if isinstance(c, dict) and float(c.get("until", 0)) > now}
-                picked = choose({n: c.get("owner") for n, c in claims.items()})
-                if picked:
-                    claims[picked] = {"owner": owner, "until": now + self.ttl}
-                fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(claims, fh)
-                os.replace(tmp, self.path)
-                return picked
+                entries = self._read()
+                result = change(entries, self.clock())
+                write_json_atomic(self.dir, self.path, entries)
+                return result
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class ClaimBoard(LockedJsonFile):
+    """Controller-wide claims on nodes, so concurrent reservations from this controller offer
+    Ironic different nodes instead of racing for the same ones (each lost race costs a failed
+    allocation, its DELETE and a new POST). Only a hint: Ironic's allocation stays the authority,
+    claims expire after `ttl`, and a process that finds nothing unclaimed races as before.
+
+    File <dir>/<key>.claims.json: {node_uuid: {"owner": instance name, "until": clock()}}.
+    """
+
+    def __init__(self, key: str, ttl: float = 120.0, directory: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(key, "claims", directory, clock)
+        self.ttl = ttl
+
+    def claim(self, owner: str, choose: Callable[[dict], str | None]) -> str | None:
+        """Under the lock: drop expired claims, let `choose({node: owner})` pick a node (or None),
+        record the pick for `owner` and return it."""
+        def change(claims: dict, now: float) -> str | None:
+            live = {n: c for n, c in claims.items() if isinstance(c, dict) and float(c.get("until", 0)) > now}
+            claims.clear()
+            claims.update(live)
+            picked = choose({n: c.get("owner") for n, c in live.items()})
+            if picked:
+                claims[picked] = {"owner": owner, "until": now + self.ttl}
+            return picked
+        return self.update(change)
 
 
 def next_slot(now: float, booked_until: float, spacing: float) -> tuple[float, float]:
@@ -207,42 +225,11 @@ class Pacer:
         return delay
 
 
-class AdmissionBoard:
+class AdmissionBoard(LockedJsonFile):
     """The busy gate's controller-wide record of deploy requests let through (see busy_gate.py).
 
-    File <dir>/<key>.admissions.json: {node_uuid: Admission.as_dict()}, read and changed only under
-    an exclusive flock of <key>.admissions.lock, held for microseconds (never while sleeping).
+    File <dir>/<key>.admissions.json: {node_uuid: Admission.as_dict()}; change it with update().
     """
 
     def __init__(self, key: str, directory: str | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.dir = directory or default_dir()
-        self.clock = clock
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        self.path = os.path.join(self.dir, f"{key}.admissions.json")
-        self.lock_path = os.path.join(self.dir, f"{key}.admissions.lock")
-
-    def _read(self) -> dict:
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
-    def _write(self, data: dict) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.path)
-
-    def update(self, change: Callable[[dict, float], Any]) -> Any:
-        """Run change(entries, now) under the lock; entries (a dict of raw dicts) is written back."""
-        with open(self.lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                entries = self._read()
-                result = change(entries, self.clock())
-                self._write(entries)
-                return result
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        super().__init__(key, "admissions", directory, clock)
