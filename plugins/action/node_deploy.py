@@ -5,17 +5,8 @@
 task runs on the controller's own Python (see plugins/plugin_utils/in_worker.py), else as usual."""
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.in_worker import InWorkerModuleAction
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = True
-
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        result.update(in_worker.execute(self, "node_deploy", dict(self._task.args), task_vars))
-        return result
+class ActionModule(InWorkerModuleAction):
+    module = "node_deploy"

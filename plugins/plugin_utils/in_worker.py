@@ -27,6 +27,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
 
@@ -124,3 +125,18 @@ def run_in_worker(action, module: str, module_args: dict, task_vars: dict) -> di
     remove_internal_keys(result)
     result["in_worker"] = True
     return result
+
+
+class InWorkerModuleAction(ActionBase):
+    """The action plugin of a cloud module that needs nothing on the controller but in-worker
+    execution: subclasses name the module in `module`."""
+
+    _supports_check_mode = True
+    _supports_async = True
+    module = ""
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        result.update(execute(self, self.module, dict(self._task.args), task_vars))
+        return result
