@@ -126,14 +126,17 @@ def test_busy_gate_with_prefetch_bounds_ironic_busy_nodes(local_ironic, tmp_path
     assert play["peak_in_flight"] == 6, "window 2 + prefetch 4 hosts in flight"
 
 
-IN_WORKER_PLAY = """
+# The head of the small controller-side plays below (str.format templates: {{ }} are literal).
+LOCAL_PLAY_HEAD = """
 - hosts: localhost
   gather_facts: false
   vars:
     ansible_connection: local
     ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
   tasks:
-    - name: Reserve, check mode
+"""
+
+IN_WORKER_PLAY = LOCAL_PLAY_HEAD + """    - name: Reserve, check mode
       ironwave.baremetal.node_reserve:
         cloud: {cloud}
         instance_name: dr-i-inst
@@ -173,14 +176,7 @@ def test_modules_give_the_same_results_in_the_worker_and_as_a_process(local_iron
     assert node.instance_id is None and node.provision_state == "available"  # check mode changed nothing
 
 
-UUID_RESERVE_PLAY = """
-- hosts: localhost
-  gather_facts: false
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  tasks:
-    - name: Reserve by one PATCH, with the image
+UUID_RESERVE_PLAY = LOCAL_PLAY_HEAD + """    - name: Reserve by one PATCH, with the image
       ironwave.baremetal.node_reserve:
         cloud: {cloud}
         instance_name: dr-u-inst
