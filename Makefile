@@ -12,12 +12,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_NOCOLOR ?= $(if $(CI),1,)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv link demo deploy stop clean test units sanity lint integration molecule benchmark
+.PHONY: help venv link demo demo-nova deploy nova-up stop clean test units sanity lint integration nova molecule benchmark
 
 help:
 	@echo "make demo   - set up .venv, start the local Ironic, enroll and deploy a fleet in waves, print the report"
 	@echo "make test   - set up .venv and run every test (unit, sanity, lint, integration, molecule)"
-	@echo "make stop   - stop the local Ironic (by its recorded PID)"
+	@echo "make demo-nova - start the local Nova stack, build 12 servers through Nova in waves, print the cross-check"
+	@echo "make nova-up - start the local Nova + Placement stack and its Ironic (playbooks/local_nova.yml)"
+	@echo "make stop   - stop the local Ironic and the local Nova stack (by their recorded PIDs)"
 	@echo "make clean  - stop the local Ironic and remove all local state (.venv, .state, .build)"
 
 $(STAMP): requirements/dev.txt requirements.txt
@@ -34,9 +36,16 @@ link:
 demo: venv
 	$(BIN)/ansible-playbook playbooks/demo.yml
 
+demo-nova: venv
+	$(BIN)/ansible-playbook playbooks/demo_nova.yml
+
+nova-up: venv
+	$(BIN)/ansible-playbook playbooks/local_nova.yml
+
 stop:
 	@if [ -x $(BIN)/ansible-playbook ]; then \
-	  $(BIN)/ansible-playbook playbooks/local_ironic.yml -e local_ironic_state=stopped; \
+	  $(BIN)/ansible-playbook playbooks/local_ironic.yml -e local_ironic_state=stopped && \
+	  $(BIN)/ansible-playbook playbooks/local_nova.yml -e local_nova_state=stopped; \
 	else echo "no .venv: nothing was started"; fi
 
 clean: stop
@@ -56,6 +65,9 @@ lint: venv
 
 integration: venv
 	$(BIN)/pytest -q tests/integration
+
+nova: venv
+	$(BIN)/pytest -q tests/nova
 
 molecule: venv
 	bash tests/molecule.sh

@@ -29,6 +29,8 @@ step units       "$BIN/pytest" -q -p no:cacheprovider tests/unit
 step sanity      bash tests/sanity.sh
 step lint        "$BIN/ansible-lint" --profile production --offline
 step integration "$BIN/pytest" -q -p no:cacheprovider tests/integration
+# The Nova path on a real local Nova (installs MariaDB/RabbitMQ and the Nova venv on first use).
+step nova        "$BIN/pytest" -q -p no:cacheprovider tests/nova
 step molecule    bash tests/molecule.sh
 
 echo

@@ -11,18 +11,9 @@ import socket
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
 from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import derive_run_id
 from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
-
-
-def _process_start(pid: int) -> str:
-    """The start time of a process in clock ticks since boot (Linux), or "" where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            # Field 22; the command name (field 2) may contain spaces, so split after its ')'.
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
 
 
 class ActionModule(ActionBase):
@@ -38,7 +29,7 @@ class ActionModule(ActionBase):
             # Workers are forked from the ansible-playbook process: its PID names this run.
             ppid = os.getppid()
             args["run_id"], source = derive_run_id(
-                os.environ, task_vars, socket.gethostname().split(".")[0], ppid, _process_start(ppid))
+                os.environ, task_vars, socket.gethostname().split(".")[0], ppid, process_start(ppid))
         if not args.get("holder"):
             args["holder"] = str(task_vars.get("inventory_hostname", ""))
         result.update(in_worker.execute(self, "wave_slot", args, task_vars))

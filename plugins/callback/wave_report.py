@@ -62,12 +62,12 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_report_render import (
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_report_render import (
     progress_line,
     summary_table,
     timeline_svg,
 )
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import BUS, WaveEvent
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import BUS, WaveEvent
 from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
 
 _ALWAYS = ("play_start", "halt", "play_end")

@@ -58,11 +58,31 @@ options:
     description:
       - Bare metal API endpoint to use instead of the service catalog (standalone Ironic).
     type: str
+  run_guard:
+    description:
+      - Filled by the collection's action plugins (do not set it yourself) - which C(ansible-playbook)
+        process runs this task (PID and start time) and the file where its wave strategy publishes
+        a lowered busy limit or a halt. A task whose run is gone (killed) or halted stops before it
+        sends a mutating request.
+    type: dict
+  outage_budget:
+    description:
+      - Seconds the bare metal API may stay unreachable in a row (connection refused or dropped,
+        HTTP 502/503/504 from a proxy - an API restart, a load-balancer failover) before the task
+        fails with an error naming the endpoint. Requests are retried with bounded, jittered
+        backoff (at most 5 s apart) meanwhile; a read that meets a dropped keep-alive connection
+        is simply sent again.
+      - A request that may have taken effect before its connection dropped is sent again only when
+        repeating it is safe (reads, PUT/PATCH of a given state); otherwise the module re-reads
+        what the first attempt may have done (for example an allocation by its name).
+    type: int
+    default: 180
 requirements:
   - python >= 3.9
   - openstacksdk >= 1.0.0
 notes:
   - openstacksdk's blanket retries of HTTP 409/503 are switched off; the collection retries
-    C(NodeLocked) with jittered backoff, never retries C(NodeAssociated), and treats
-    C(ConcurrentActionLimit)/C(NoFreeConductorWorker) as backpressure.
+    C(NodeLocked) with jittered backoff, never retries C(NodeAssociated), treats
+    C(ConcurrentActionLimit)/C(NoFreeConductorWorker) as backpressure and rides out connection
+    errors up to O(outage_budget).
 """

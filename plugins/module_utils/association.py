@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
+
 # Verdicts.
 OURS = "ours"
 FREE = "free"
@@ -35,20 +37,9 @@ OWNER_OTHER = "other"
 OWNER_ORPHANED = "orphaned"
 OWNER_MISMATCH = "mismatch"
 
-# Provision states where a conductor is working on the node (or waits for the ramdisk):
-# acting on it now would race that work.
-TRANSIENT_STATES = frozenset({
-    "verifying", "deploying", "wait call-back", "deleting", "cleaning", "clean wait",
-    "inspecting", "inspect wait", "adopting", "rescuing", "rescue wait", "unrescuing",
-    "servicing", "service wait", "deploy", "deleted", "undeploy", "rebuild",
-})
-# States a node only leaves by operator action (undeploy/manage/abort), never by itself.
-FAILED_STATES = frozenset({
-    "deploy failed", "clean failed", "error", "inspect failed", "adopt failed",
-    "rescue failed", "unrescue failed", "service failed",
-})
-# Held by a step that waits for an operator (deploy/clean/service hold).
-HOLD_STATES = frozenset({"deploy hold", "clean hold", "service hold"})
+TRANSIENT_STATES = ironic_states.TRANSIENT
+FAILED_STATES = ironic_states.FAILED
+HOLD_STATES = ironic_states.HOLD
 
 ALLOCATION_ACTIVE = "active"
 ALLOCATION_ALLOCATING = "allocating"

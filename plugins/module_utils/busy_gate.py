@@ -13,38 +13,56 @@ so a freed slot is refilled within one poll tick and without extra requests (the
 one every waiting host shares anyway).
 
 Counting: busy = nodes the listing shows in a busy state (Ironic is the source of truth, so other
-runs' nodes count too) union nodes this controller admitted whose effect a listing cannot show yet
-(admitted, request not answered yet; or answered after that listing was made). Exact for one
-controller; across controllers use the lease protocol of wave_slot.
+runs' nodes count too) union nodes admitted through the same board whose effect a listing cannot
+show yet (admitted, request not answered yet; or answered after that listing was made).
+
+Scope of the guarantee: the board is keyed by the bare metal endpoint actually reached (not the
+cloud's name or spelling) and lives in one directory per host that does not depend on the user or
+$TMPDIR (poll_cache.admission_dir). So every run on one host reaching the same Ironic is exact
+together: busy nodes never exceed the limit through their admissions. Runs that cannot see that
+directory (other hosts, containers or AWX jobs with a private /tmp unless the directory is exposed
+to them) each admit against the listing alone: until a listing shows the others' new deploys (one
+poll interval plus a request) each may admit up to the limit. For a strict limit across those use
+the lease protocol of wave_slot (deploy_limit_scope: cloud).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import BUSY_STATES
+from ansible_collections.ironwave.baremetal.plugins.module_utils.ironic_states import BUSY as BUSY_STATES
 
 SCOPES = ("global", "conductor_group")
 
 
 @dataclass(frozen=True)
 class Admission:
-    """One deploy request this controller let through. sent_at: when Ironic answered it (None
-    while the request is still out); until: when a crashed caller's entry stops counting."""
+    """One deploy request let through. sent_at: when Ironic answered it (None while the request is
+    still out); until: when a crashed caller's entry stops counting; pid/start: the admitted
+    process (its start time tells a reused PID apart), so a pending entry of a process that died
+    before sending stops counting at once instead of at `until`."""
 
     node: str
     group: str
     sent_at: float | None
     until: float
+    pid: int | None = None
+    start: str = ""
 
     def as_dict(self) -> dict:
-        return {"group": self.group, "sent_at": self.sent_at, "until": self.until}
+        return {"group": self.group, "sent_at": self.sent_at, "until": self.until, "pid": self.pid,
+                "start": self.start}
 
     @classmethod
     def from_dict(cls, node: str, raw: Mapping) -> "Admission":
-        sent = raw.get("sent_at")
+        sent, pid = raw.get("sent_at"), raw.get("pid")
         return cls(node=node, group=str(raw.get("group") or ""), sent_at=None if sent is None else float(sent),
-                   until=float(raw.get("until", 0)))
+                   until=float(raw.get("until", 0)), pid=int(pid) if isinstance(pid, int) else None,
+                   start=str(raw.get("start") or ""))
+
+
+def _always_alive(pid: int, start: str) -> bool:
+    return True
 
 
 def in_scope(node: Mapping, scope: str, group: str) -> bool:
@@ -57,11 +75,20 @@ def busy_in_listing(nodes: Iterable[Mapping], scope: str = "global", group: str 
             if n.get("provision_state") in BUSY_STATES and in_scope(n, scope, group)}
 
 
-def still_counting(entries: Mapping[str, Admission], listed_at: float, now: float) -> dict[str, Admission]:
+def live(a: Admission, now: float, alive: Callable[[int, str], bool] = _always_alive) -> bool:
+    """Not expired, and - while its request is still out - its process still runs."""
+    if a.until <= now:
+        return False
+    return a.sent_at is not None or a.pid is None or alive(a.pid, a.start)
+
+
+def still_counting(entries: Mapping[str, Admission], listed_at: float, now: float,
+                   alive: Callable[[int, str], bool] = _always_alive) -> dict[str, Admission]:
     """Admissions a listing made at `listed_at` cannot reflect yet: request still out, or answered
-    after the listing was made. Expired ones (crashed callers) are dropped."""
+    after the listing was made. Expired ones and those of processes that died before sending
+    (crashed callers) are dropped."""
     return {node: a for node, a in entries.items()
-            if a.until > now and (a.sent_at is None or a.sent_at > listed_at)}
+            if live(a, now, alive) and (a.sent_at is None or a.sent_at > listed_at)}
 
 
 def may_admit(node: str, busy: set[str], pending: Mapping[str, Admission], limit: int,
@@ -81,20 +108,22 @@ def validate(limit: int, scope: str) -> str | None:
 
 
 def try_admit(entries: dict, node: str, group: str, busy: set[str], listed_at: float, now: float,
-              limit: int, scope: str, hold: float) -> bool:
+              limit: int, scope: str, hold: float, pid: int | None = None, start: str = "",
+              alive: Callable[[int, str], bool] = _always_alive) -> bool:
     """One gate decision on the board's raw entries (changed in place): prune, decide, record.
 
     `busy` comes from a listing made at `listed_at`; `hold` is how long an admission whose
-    caller never reports back keeps counting."""
+    caller never reports back keeps counting; `pid`/`start` name the caller and `alive(pid,
+    start)` tells whether a recorded caller still runs."""
     parsed = {n: Admission.from_dict(n, raw) for n, raw in entries.items() if isinstance(raw, Mapping)}
     entries.clear()
-    # Keep what may still matter to someone holding an older listing; drop expired entries.
+    # Keep what may still matter to someone holding an older listing; drop dead entries.
     entries.update({n: a.as_dict() for n, a in parsed.items()
-                    if a.until > now and (a.sent_at is None or a.sent_at > listed_at - 60.0)})
-    pending = still_counting(parsed, listed_at, now)
+                    if live(a, now, alive) and (a.sent_at is None or a.sent_at > listed_at - 60.0)})
+    pending = still_counting(parsed, listed_at, now, alive)
     if not may_admit(node, busy, pending, limit, scope, group):
         return False
-    entries[node] = Admission(node, group, None, now + hold).as_dict()
+    entries[node] = Admission(node, group, None, now + hold, pid, start).as_dict()
     return True
 
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states, secret_values
+
 INTERFACE_FIELDS = (
     "bios_interface", "boot_interface", "console_interface", "deploy_interface",
     "firmware_interface", "inspect_interface", "management_interface", "network_interface",
@@ -53,13 +55,9 @@ class NodeSpec:
     ports: list[dict[str, Any]] = field(default_factory=list)
 
 
-_SECRET_WORDS = ("password", "secret", "token", "community", "key", "passphrase", "credential")
-
-
 def is_secret_key(key: str) -> bool:
     """Whether a driver_info key holds a secret (BMC passwords, SNMP communities, keys)."""
-    lowered = str(key).lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return secret_values.is_secret_key(key)
 
 
 def normalize_mac(mac: Any) -> str:
@@ -140,7 +138,7 @@ def _check_entry(index: int, entry: Any) -> tuple[list[str], NodeSpec | None]:
     for port in ports:
         given = port.pop("_given")
         if not _MAC_RE.match(port["address"]):
-            problems.append(f"{label}: {given!r} is not a MAC address (aa:bb:cc:dd:ee:ff)")
+            problems.append(f"{label}: macs/ports: {given!r} is not a MAC address; write it as aa:bb:cc:dd:ee:ff")
     if problems:
         return problems, None
     fields = {k: entry[k] for k in SCALAR_FIELDS + DICT_FIELDS + ("uuid",) if entry.get(k) is not None}
@@ -165,18 +163,20 @@ def validate_fleet(entries: Any) -> list[NodeSpec]:
         name = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(name, str):
             if name in seen_names:
-                problems.append(f"nodes[{index}] ({name}): duplicate name, also nodes[{seen_names[name]}]")
+                problems.append(f"nodes[{index}] ({name}): duplicate name, also nodes[{seen_names[name]}]: "
+                                "give each node its own name")
             seen_names.setdefault(name, index)
         if spec is None:
             continue
         uuid = spec.fields.get("uuid")
         if uuid:
             if uuid in seen_uuids:
-                problems.append(f"nodes[{index}] ({spec.name}): duplicate uuid {uuid}")
+                problems.append(f"nodes[{index}] ({spec.name}): duplicate uuid {uuid}: give each node its own uuid")
             seen_uuids.setdefault(uuid, index)
         for mac in spec.macs:
             if mac in seen_macs:
-                problems.append(f"nodes[{index}] ({spec.name}): duplicate MAC {mac}, also on {seen_macs[mac]}")
+                problems.append(f"nodes[{index}] ({spec.name}): duplicate MAC {mac}, also on {seen_macs[mac]}: "
+                                "a MAC address belongs to one node only")
             seen_macs.setdefault(mac, spec.name)
         specs.append(spec)
     if problems:
@@ -304,7 +304,7 @@ def next_action(provision_state: str | None, target: str) -> str | None:
     return {"enroll": "manage", "manageable": "provide"}.get(provision_state or "")
 
 
-TRANSIENT = {"verifying", "cleaning", "clean wait", "inspecting", "inspect wait", "adopting", "clean hold"}
+TRANSIENT = ironic_states.ENROLL_SETTLING
 
 
 def enroll_outcome(provision_state: str | None, target: str, last_error: str | None,
@@ -320,3 +320,58 @@ def enroll_outcome(provision_state: str | None, target: str, last_error: str | N
     if provision_state and provision_state.endswith("failed"):
         return "failed"
     return "other"
+
+
+# Node fields newer than the lifecycle's base API version 1.52: a fleet that uses them asks for the
+# version they need (listing with fields= or sending an unknown field is refused otherwise).
+FIELD_MICROVERSIONS = {"lessee": (1, 65), "shard": (1, 82), "firmware_interface": (1, 86)}
+BASE_MICROVERSION = (1, 52)
+# What enrollment reads from every node of the fleet, and per poll tick while waiting.
+LIST_FIELDS = ("uuid", "name", "provision_state", "target_provision_state", "last_error", "power_state",
+               "maintenance", "traits") + SCALAR_FIELDS + DICT_FIELDS
+POLL_FIELDS = ("uuid", "name", "provision_state", "target_provision_state", "last_error", "power_state")
+
+
+def used_fields(specs: list[NodeSpec]) -> set[str]:
+    return {key for spec in specs for key in spec.fields}
+
+
+def microversion_for(fields: set[str]) -> str:
+    """The bare metal API version enrollment needs for these node fields."""
+    major, minor = max([BASE_MICROVERSION] + [FIELD_MICROVERSIONS[f] for f in fields if f in FIELD_MICROVERSIONS])
+    return f"{major}.{minor}"
+
+
+def list_fields(fields: set[str]) -> tuple[str, ...]:
+    """LIST_FIELDS without the newer fields the fleet does not use (an older API lacks them)."""
+    return tuple(f for f in LIST_FIELDS if f not in FIELD_MICROVERSIONS or f in fields)
+
+
+def _lookup(node: dict, dotted: str) -> Any:
+    if dotted == "ports(new)":
+        return []
+    value: Any = node
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def enroll_diff(specs: list[NodeSpec], plan: EnrollPlan, current: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Ansible's --diff: the whole entry for new nodes, before/after of the changed keys otherwise."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name in plan.create:
+            after[spec.name] = dict(spec.fields, traits=spec.traits, ports=[p["address"] for p in spec.ports])
+            continue
+        changes = {}
+        for op in plan.update.get(spec.name, []):
+            changes[op["path"].lstrip("/").replace("/", ".")] = op["value"]
+        if spec.name in plan.traits:
+            changes["traits"] = plan.traits[spec.name]
+        if spec.name in plan.ports:
+            changes["ports(new)"] = [p["address"] for p in plan.ports[spec.name]]
+        if changes:
+            before[spec.name] = {k: _lookup(current[spec.name], k) for k in changes}
+            after[spec.name] = changes
+    return dict(before=before, after=after)

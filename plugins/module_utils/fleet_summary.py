@@ -7,10 +7,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
-# Order in which states are shown: the happy path first, trouble last.
-STATE_ORDER = ("enroll", "verifying", "manageable", "cleaning", "clean wait", "available", "deploying",
-               "wait call-back", "active", "deleting", "inspecting", "inspect wait",
-               "deploy failed", "clean failed", "inspect failed", "error")
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
+
+STATE_ORDER = ironic_states.DISPLAY_ORDER
+# One bulk listing with only these fields (API names).
+FIELDS = ("uuid", "name", "provision_state", "power_state", "instance_uuid", "maintenance", "last_error",
+          "resource_class", "conductor_group")
+
+
+def node_row(node: dict[str, Any]) -> dict[str, Any]:
+    """A listed node as fleet_info returns it."""
+    return {key: node.get(key) for key in FIELDS}
 
 
 def filter_nodes(nodes: Iterable[dict[str, Any]], name_prefix: str | None = None,

@@ -6,7 +6,9 @@
 Pure Python (no openstacksdk import): callers pass the HTTP status, the server's message and the
 exception class name. openstacksdk retries every 409/503 blindly; we switch that off and decide here:
 NodeLocked is transient (retry with jitter), NodeAssociated never succeeds on retry,
-ConcurrentActionLimit / NoFreeConductorWorker are backpressure (back off, shrink the window).
+ConcurrentActionLimit / NoFreeConductorWorker are backpressure (back off, shrink the window),
+connection errors (refused, reset, closed without an answer, timed out) are transient - the client
+(ironic_client.py) rides them out, like 502/503/504 from a proxy, up to its outage budget.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ DUPLICATE = "duplicate"
 BAD_REQUEST = "bad_request"
 AUTH = "auth"
 ENDPOINT = "endpoint"
+CONNECTION = "connection"    # transient transport failure: refused, reset, closed, timed out
 SERVER_ERROR = "server_error"
 CONFLICT = "conflict"
 ALLOCATION_FAILED = "allocation_failed"
@@ -39,6 +42,14 @@ UNKNOWN = "unknown"
 RETRY = "retry"          # transient: retry soon with jittered backoff
 BACKOFF = "backoff"      # backpressure: wait longer, shrink the window
 NEVER = "never"          # retrying cannot help
+
+# Transport exceptions (keystoneauth, requests/urllib3, builtins) that mean "the API or the way to it
+# is away right now" (an API restart, a load-balancer failover, a keep-alive race), not a
+# misconfiguration: the client rides them out up to its outage budget.
+CONNECTION_EXCEPTIONS = ("ConnectFailure", "ConnectTimeout", "UnknownConnectionError",
+                         "RetriableConnectionFailure", "RemoteDisconnected", "ReadTimeout",
+                         "ProtocolError", "ConnectionRefusedError", "ConnectionResetError",
+                         "ConnectionAbortedError", "BrokenPipeError")
 
 _NODE_ASSOCIATED_RE = re.compile(r"Node (?P<node>\S+) is associated with instance (?P<instance>[^\s.]+)")
 _NODE_LOCKED_RE = re.compile(r"Node (?P<node>\S+) is locked by host (?P<host>\S+?),")
@@ -72,6 +83,8 @@ _ADVICE = {
     AUTH: "check the credentials (cloud, auth, OS_CLOUD / OS_CLIENT_CONFIG_FILE)",
     ENDPOINT: "check that the bare metal endpoint is reachable (auth_url, "
               "baremetal_endpoint_override, interface, region_name)",
+    CONNECTION: "the connection to the API failed or dropped; retried with backoff up to the "
+                "outage budget (outage_budget)",
     SERVER_ERROR: "Ironic failed internally; check the ironic-conductor/api logs",
     CONFLICT: "Ironic reported a conflict; check the node's current state",
     ALLOCATION_FAILED: "no candidate node could be reserved; widen the filter, add nodes or "
@@ -163,8 +176,10 @@ def classify(status: int | None, message: str, exc_name: str = "") -> IronicErro
         return IronicError(CONFLICT, NEVER, status, msg)
     if status in (400, 406, 422):
         return IronicError(BAD_REQUEST, NEVER, status, msg)
-    if name in ("ConnectFailure", "ConnectionError", "EndpointNotFound", "DiscoveryFailure",
-                "ConnectTimeout", "SSLError", "EndpointException", "ServiceDiscoveryException",
+    if status is None and name in CONNECTION_EXCEPTIONS:
+        return IronicError(CONNECTION, RETRY, status, msg)
+    if name in ("ConnectionError", "EndpointNotFound", "DiscoveryFailure",
+                "SSLError", "EndpointException", "ServiceDiscoveryException",
                 "ConfigException", "OpenStackCloudException"):
         return IronicError(ENDPOINT, NEVER, status, msg)
     if status is not None and status >= 500:

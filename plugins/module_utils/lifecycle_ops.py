@@ -3,36 +3,27 @@
 # Apache License 2.0 (see LICENSE)
 """Ironic reads/writes shared by the node lifecycle modules (adapter code, no decisions).
 
-Every request goes through IronwaveModule.call (per-cause retries, 503s counted) and uses the
-raw API with `fields=` so a bulk listing stays small. Listings come from the controller-wide
-SharedListing cache: many hosts, one request per tick.
+Every request goes through the module's IronicClient (ironic_client.py: one retry policy by
+cause, the outage budget, 503s counted) and uses the raw API with `fields=` so a bulk listing
+stays small. Listings come from the controller-wide SharedListing cache: many hosts, one
+request per tick.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors
 from ansible_collections.ironwave.baremetal.plugins.module_utils.association import (
     AssociationResult, Expectation, NodeView, classify_association)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.candidates import NODE_FIELDS
-from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
-    api_request, classify_exception, cloud_identity)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.ironic_client import (
+    ALLOCATION_KEYS, DEFAULT_MICROVERSION, NODE_VIEW_FIELDS)  # noqa: F401 - re-exported
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import cloud_identity
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
-    AdmissionBoard, ClaimBoard, Fetched, Pacer, SharedListing, cache_key)
+    ClaimBoard, Fetched, Pacer, SharedListing, cache_key)
 
-MICROVERSION = "1.52"   # allocations + allocation_uuid on nodes
-# No "allocation_uuid": Ironic 39 answers HTTP 500 to `GET /v1/nodes?fields=...,allocation_uuid`
-# and silently drops it from `GET /v1/nodes/X?fields=...`. Single-node reads therefore fetch the
-# whole node; listings rely on instance_uuid (Ironic keeps it equal to the allocation UUID).
-NODE_VIEW_FIELDS = ("uuid", "name", "instance_uuid", "provision_state",
-                    "target_provision_state", "maintenance", "maintenance_reason", "reservation",
-                    "last_error", "power_state")
+MICROVERSION = DEFAULT_MICROVERSION
 LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
-# Allocations are read without fields=: Ironic 39 omits node_uuid from both the listing and a
-# single GET as soon as fields= is given.
-ALLOCATION_KEYS = ("uuid", "name", "node_uuid", "state", "last_error")
 
 
 class Ops:
@@ -42,38 +33,24 @@ class Ops:
         module.t0 = time.monotonic()
 
     # -- raw requests -------------------------------------------------------------------
-    def request(self, method: str, path: str, deadline: float = 120.0, **kwargs: Any) -> Any:
-        return self.m.call(lambda: api_request(self.m.conn, method, path, MICROVERSION, **kwargs),
-                           deadline=deadline)
+    @property
+    def client(self):
+        return self.m.client
+
+    def request(self, method: str, path: str, deadline: float = 120.0, microversion: str | None = None,
+                **kwargs: Any) -> Any:
+        """One request through the client (kwargs: json, params, resend, reconcile)."""
+        return self.m.client.request(method, path, deadline=deadline, microversion=microversion, **kwargs)
 
     def _list(self, path: str, key: str, fields: tuple[str, ...] = (), keep: tuple[str, ...] = ()) -> list[dict]:
-        items: list[dict] = []
-        url = f"{path}{'&' if '?' in path else '?'}fields={','.join(fields)}" if fields else path
-        while url:
-            body = self.request("GET", url)
-            rows = body.get(key, [])
-            items.extend({k: r.get(k) for k in keep} if keep else r for r in rows)
-            nxt = body.get("next")
-            url = nxt.split("/v1", 1)[-1] if nxt else None
-        return items
+        return self.m.client.list(path, key, fields, keep)
 
     def get_node(self, ident: str) -> dict | None:
         """The whole node (see NODE_VIEW_FIELDS for why no fields= here)."""
-        try:
-            return self.request("GET", f"/nodes/{quote(ident, safe='')}")
-        except Exception as exc:  # noqa: BLE001
-            if classify_exception(exc).kind == ironic_errors.NOT_FOUND:
-                return None
-            raise
+        return self.m.client.get_node(ident)
 
     def get_allocation(self, ident: str) -> dict | None:
-        try:
-            body = self.request("GET", f"/allocations/{quote(ident, safe='')}")
-            return {k: body.get(k) for k in ALLOCATION_KEYS}
-        except Exception as exc:  # noqa: BLE001
-            if classify_exception(exc).kind == ironic_errors.NOT_FOUND:
-                return None
-            raise
+        return self.m.client.get_allocation(ident)
 
     # -- shared listings ----------------------------------------------------------------
     @property
@@ -110,9 +87,6 @@ class Ops:
 
     def claims(self, ttl: float) -> ClaimBoard:
         return ClaimBoard(cache_key(self.ident, "claims"), ttl=ttl)
-
-    def admissions(self) -> AdmissionBoard:
-        return AdmissionBoard(cache_key(self.ident, "admissions"))
 
     def pacer(self, what: str, spacing: float) -> Pacer:
         return Pacer(cache_key(self.ident, "pace:" + what), spacing)
@@ -178,14 +152,3 @@ def node_summary(node: dict | None) -> dict | None:
     if node is None:
         return None
     return {k: node.get(k) for k in NODE_VIEW_FIELDS if k in node}
-
-
-def result_keys(module) -> dict:
-    """The shared result contract: backpressure keys plus `elapsed` (seconds in run(), after imports)."""
-    extra = module.result_extra() if hasattr(module, "result_extra") else {}
-    return {**module.stats.result_keys(), **extra, "elapsed": round(time.monotonic() - getattr(module, "t0", time.monotonic()), 3)}
-
-
-def finish(module, **result: Any) -> None:
-    """exit_json with the shared result contract merged in."""
-    module.ansible.exit_json(**{**result_keys(module), **result})

@@ -8,12 +8,18 @@ module_utils file that imports openstacksdk; decisions live in the pure modules 
 """
 from __future__ import annotations
 
+import os
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import (
+    errors, input_checks, ironic_errors, secret_values)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.ironic_client import (
+    DEFAULT_OUTAGE_BUDGET, ApiError, IronicClient, baremetal_base_url)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.module_base import ModuleBase
+from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import RunControl
 
 try:
     import openstack
@@ -24,7 +30,6 @@ except ImportError as _exc:  # pragma: no cover - reported by the module at run 
     HAS_SDK = False
     SDK_IMPORT_ERROR = _exc
 
-T = TypeVar("T")
 
 CLOUD_OPTION_NAMES = (
     "cloud", "auth", "auth_type", "region_name", "interface", "validate_certs", "ca_cert",
@@ -48,6 +53,8 @@ def cloud_argument_spec(**extra: Any) -> dict:
         api_timeout=dict(type="int"),
         baremetal_api_version=dict(type="str"),
         baremetal_endpoint_override=dict(type="str"),
+        run_guard=dict(type="dict"),
+        outage_budget=dict(type="int", default=int(DEFAULT_OUTAGE_BUDGET)),
     )
     spec.update(extra)
     return spec
@@ -85,8 +92,27 @@ def connect(params: dict):
     return openstack.connect(**connection_kwargs(params))
 
 
+def _cloud_not_found(cloud: Any, exc: BaseException) -> str | None:
+    """A named cloud missing from clouds.yaml, as BadInput text naming the file and the choices."""
+    cloud = cloud or os.environ.get("OS_CLOUD")
+    if not isinstance(cloud, str) or "was not found" not in str(exc):
+        return None
+    try:
+        from openstack.config import loader
+        config = loader.OpenStackConfig()
+        known, path = config.get_cloud_names(), config.config_filename
+    except Exception:  # noqa: BLE001 - the message still names the cloud
+        known, path = [], None
+    return input_checks.cloud_not_found(cloud, str(exc), known, path)
+
+
 def classify_exception(exc: BaseException) -> ironic_errors.IronicError:
-    """Classify an openstacksdk / keystoneauth exception."""
+    """Classify an exception of the client (ApiError), openstacksdk or keystoneauth."""
+    if isinstance(exc, ApiError):
+        return exc.error
+    if isinstance(exc, errors.CloudUnreachable):
+        return ironic_errors.IronicError(ironic_errors.ENDPOINT, ironic_errors.NEVER,
+                                         exc.result.get("status_code"), exc.msg)
     status = getattr(exc, "status_code", None)
     details = getattr(exc, "details", None)
     message = details if isinstance(details, str) and details else str(exc)
@@ -104,38 +130,6 @@ def classify_exception(exc: BaseException) -> ironic_errors.IronicError:
     return ironic_errors.classify(status, message, type(exc).__name__)
 
 
-def baremetal_base_url(conn) -> str:
-    """The bare metal API root ending in /v1, without version discovery (the endpoint override,
-    else the service catalog). openstacksdk's proxy would first GET / and GET /v1/ in every
-    process, which doubles the request count of a short-lived module."""
-    cached = getattr(conn, "_ironwave_bm_base", None)
-    if cached:
-        return cached
-    endpoint = conn.config.get_endpoint("baremetal")
-    if not endpoint:
-        endpoint = conn.session.get_endpoint(service_type="baremetal",
-                                             interface=conn.config.get_interface("baremetal"),
-                                             region_name=conn.config.get_region_name("baremetal"))
-    endpoint = endpoint.rstrip("/")
-    if not endpoint.endswith("/v1"):
-        endpoint += "/v1"
-    conn._ironwave_bm_base = endpoint
-    return endpoint
-
-
-def api_request(conn, method: str, path: str, microversion: str = "1.52", **kwargs: Any) -> Any:
-    """One raw bare metal API request (e.g. a bulk `GET /nodes?fields=...`); returns the JSON body
-    (None for 204) and raises openstacksdk exceptions, so classify_exception works the same.
-    Sent through the keystoneauth session with no status-code retries and no discovery."""
-    headers = {"X-OpenStack-Ironic-API-Version": microversion, "Accept": "application/json"}
-    resp = conn.session.request(baremetal_base_url(conn) + path, method, headers=headers, raise_exc=False,
-                                status_code_retries=0, **kwargs)
-    openstack.exceptions.raise_from_response(resp)
-    if resp.status_code == 204 or not resp.content:
-        return None
-    return resp.json()
-
-
 def cloud_identity(params: dict, conn=None) -> str:
     """A stable key for 'which Ironic' (cloud name + endpoint), for caches shared across hosts."""
     endpoint = None
@@ -149,73 +143,47 @@ def cloud_identity(params: dict, conn=None) -> str:
                  params.get("region_name"), endpoint))
 
 
-def call_with_retry(fn: Callable[[], T], attempts: int = 6, sleep: Callable[[float], None] = time.sleep,
-                    retry_kinds: tuple = (ironic_errors.NODE_LOCKED,)) -> T:
-    """Run fn(); retry only failures whose kind is in retry_kinds (default: NodeLocked) with jitter."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised unless retryable
-            if not HAS_SDK or not isinstance(exc, openstack.exceptions.SDKException):
-                raise
-            err = classify_exception(exc)
-            if err.kind not in retry_kinds or attempt == attempts - 1:
-                raise
-            sleep(ironic_errors.backoff_delay(attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def call_with_policy(fn: Callable[[], T], stats: ironic_errors.CallStats | None = None,
-                     deadline: float = 120.0, sleep: Callable[[float], None] = time.sleep,
-                     clock: Callable[[], float] = time.monotonic) -> T:
-    """Run fn(); on failure decide by cause (ironic_errors.retry_plan): NodeLocked is retried with
-    short jitter, 503 backpressure with longer backoff (counted in `stats`), NodeAssociated and
-    every other NEVER kind is raised at once. Gives up after `deadline` seconds."""
-    start = clock()
-    attempt = 0
-    while True:
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - classified below, re-raised unless retryable
-            if not HAS_SDK or not isinstance(exc, openstack.exceptions.SDKException):
-                raise
-            err = classify_exception(exc)
-            if stats is not None:
-                stats.record(err)
-            delay = ironic_errors.retry_plan(err, attempt, clock() - start, deadline)
-            if delay is None:
-                raise
-            if stats is not None:
-                stats.retries += 1
-            sleep(delay)
-            attempt += 1
-
-
-class IronwaveModule:
-    """Base for cloud modules: argument spec, connection, one-line errors.
+class IronwaveModule(ModuleBase):
+    """Base for cloud modules: the cloud options, the connection, the Ironic client, the run guard.
 
     Subclasses set `argument_spec` (module-specific options), optionally `module_kwargs`
-    (mutually_exclusive, required_if, ...) and implement `run()`.
+    (mutually_exclusive, required_if, ...) and implement `run()` (see ModuleBase).
     """
 
-    argument_spec: dict = {}
-    module_kwargs: dict = {}
-    # Swapped by plugins/plugin_utils/in_worker.py when the module runs inside the Ansible worker.
-    ansible_module_class: type = AnsibleModule
+    # Whether the client checks the run guard (run_control) before every mutating request.
+    guarded = False
+
+    @classmethod
+    def full_argument_spec(cls) -> dict:
+        return cloud_argument_spec(**cls.argument_spec)
+
+    @classmethod
+    def secrets_in(cls, params: dict) -> set[str]:
+        """Secrets inside raw parameters (the spec's no_log covers whole options only): an inline
+        `cloud` dict's password/token/...; subclasses add theirs (e.g. BMC passwords)."""
+        return secret_values.cloud_secrets(params)
 
     def __init__(self) -> None:
-        self.ansible = self.ansible_module_class(
-            argument_spec=cloud_argument_spec(**self.argument_spec),
-            supports_check_mode=True,
-            **self.module_kwargs,
-        )
-        self.params = self.ansible.params
+        super().__init__()
         self._conn = None
         self.stats = ironic_errors.CallStats()
 
-    def call(self, fn: Callable[[], T], deadline: float = 120.0) -> T:
-        """Call Ironic through the per-cause retry policy, counting 503s for the result."""
-        return call_with_policy(fn, self.stats, deadline=deadline)
+    @property
+    def guard(self) -> RunControl:
+        """The run guard the action plugin filled (an empty guard never stops)."""
+        if getattr(self, "_guard", None) is None:
+            self._guard = RunControl.from_params(self.params.get("run_guard"))
+        return self._guard
+
+    @property
+    def client(self) -> IronicClient:
+        """The Ironic client (one retry policy by cause, the outage budget, stats counted here)."""
+        if getattr(self, "_client", None) is None:
+            budget = self.params.get("outage_budget")
+            self._client = IronicClient(self.conn, self.stats,
+                                        outage_budget=DEFAULT_OUTAGE_BUDGET if budget is None else budget,
+                                        guard=self.guard if self.guarded else None)
+        return self._client
 
     @property
     def conn(self):
@@ -225,6 +193,7 @@ class IronwaveModule:
             try:
                 self._conn = connect(self.params)
             except Exception as exc:  # noqa: BLE001 - turned into one clear line
+                input_checks.require(_cloud_not_found(self.params.get("cloud"), exc))
                 self.fail_sdk(exc, "connecting to the cloud")
         return self._conn
 
@@ -234,13 +203,12 @@ class IronwaveModule:
         self.ansible.fail_json(msg=err.one_line(what), error_kind=err.kind, error_action=err.action,
                                status_code=err.status, **result)
 
-    def run(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def common_result(self) -> dict:
+        """Per-cause call counts, the module's extra keys and `elapsed` (seconds since Ops/the
+        client started, after imports) when timed."""
+        timing = {"elapsed": round(time.monotonic() - self.t0, 3)} if getattr(self, "t0", None) else {}
+        return {**self.stats.result_keys(), **self.result_extra(), **timing}
 
-    def __call__(self) -> None:
-        try:
-            self.run()
-        except Exception as exc:  # noqa: BLE001
-            if HAS_SDK and isinstance(exc, openstack.exceptions.SDKException):
-                self.fail_sdk(exc, type(self).__name__)
-            raise
+    def unexpected(self, exc: Exception) -> None:
+        if HAS_SDK and isinstance(exc, openstack.exceptions.SDKException):
+            self.fail_sdk(exc, type(self).__name__)

@@ -225,11 +225,113 @@ class Pacer:
         return delay
 
 
+ADMISSION_DIR_ENV = "IRONWAVE_BUSY_GATE_DIR"
+# One directory per host for every user and $TMPDIR (see busy_gate.py for the guarantee it gives).
+DEFAULT_ADMISSION_DIR = "/tmp/ironwave-busy-gate"
+
+
+def admission_dir() -> str:
+    """The busy gate's board directory: $IRONWAVE_BUSY_GATE_DIR, else a fixed path that does not
+    depend on the user or $TMPDIR, so every run on this host that reaches the same Ironic shares
+    one board (AWX jobs with a private /tmp share it only when it is exposed to them)."""
+    return os.environ.get(ADMISSION_DIR_ENV) or DEFAULT_ADMISSION_DIR
+
+
+def endpoint_identity(endpoint: str) -> str:
+    """The bare metal endpoint as reached, normalised: scheme and host lower case, default ports
+    and trailing slashes dropped, ending in /v1. Two spellings of one cloud (a name, OS_CLOUD, an
+    inline dict) reach the same endpoint and so share one board."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(endpoint.strip())
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    if not path.endswith("/v1"):
+        path += "/v1"
+    return f"{scheme}://{netloc}{path}"
+
+
+def _ensure_shared_dir(directory: str) -> None:
+    """Create the directory writable by every user (sticky, like /tmp) when it is missing."""
+    if os.path.isdir(directory):
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o1777)
+    except PermissionError:
+        pass  # made by another user meanwhile (or not ours to chmod): use it as it is
+
+
+def _open_shared(path: str):
+    """Open (create) a file read-write for every user; the caller owns the descriptor."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        os.fchmod(fd, 0o666)
+    except PermissionError:
+        pass  # another user's file: it was made 0666 by them
+    return fd
+
+
+def process_alive(pid: int, start: str) -> bool:
+    """Whether the process (pid, start time) still runs on this host."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
+    now = process_start(pid)
+    if not now:
+        return not os.path.isdir("/proc/self")  # no /proc: cannot tell, keep counting until `until`
+    return not start or now == start
+
+
 class AdmissionBoard(LockedJsonFile):
-    """The busy gate's controller-wide record of deploy requests let through (see busy_gate.py).
+    """The busy gate's record of deploy requests let through (see busy_gate.py), shared by every
+    process on this host that reaches the same bare metal endpoint.
 
     File <dir>/<key>.admissions.json: {node_uuid: Admission.as_dict()}; change it with update().
+    Other users' processes share it, so files are 0666 and rewritten in place under the lock (in a
+    sticky directory a rename over another user's file is refused).
     """
 
     def __init__(self, key: str, directory: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        directory = directory or admission_dir()
+        _ensure_shared_dir(directory)
         super().__init__(key, "admissions", directory, clock)
+
+    @classmethod
+    def for_endpoint(cls, endpoint: str, directory: str | None = None,
+                     clock: Callable[[], float] = time.time) -> "AdmissionBoard":
+        return cls(cache_key("admissions", endpoint_identity(endpoint)), directory, clock)
+
+    def _read_fd(self, fd: int) -> dict:
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        try:
+            data = json.loads(b"".join(chunks) or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def update(self, change: Callable[[dict, float], Any]) -> Any:
+        """Run change(entries, now) under the lock; `entries` (changed in place) is written back."""
+        lock = _open_shared(self.lock_path)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            fd = _open_shared(self.path)
+            try:
+                entries = self._read_fd(fd)
+                result = change(entries, self.clock())
+                data = json.dumps(entries).encode()
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.ftruncate(fd, 0)
+                while data:
+                    data = data[os.write(fd, data):]
+                return result
+            finally:
+                os.close(fd)
+        finally:
+            os.close(lock)  # closing releases the flock

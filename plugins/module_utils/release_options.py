@@ -133,6 +133,10 @@ TABLE: tuple[OptionSpec, ...] = (
     OptionSpec("nova", "DEFAULT", "max_concurrent_builds", "integer", 10, minimum=0,
                mutable=False, source="nova/conf/compute.py (nova 34.0.0)", key="max_concurrent_builds",
                note="per nova-compute service; 0 (unlimited) deprecated since 2026.1"),
+    OptionSpec("nova", "DEFAULT", "max_concurrent_snapshots", "integer", 5, minimum=0,
+               mutable=False, source="nova/conf/compute.py (nova 34.0.0)", key="max_concurrent_snapshots",
+               note="per nova-compute service; in native-threading mode (2026.1+) builds and snapshots "
+                    "share one executor of max(max_concurrent_builds, max_concurrent_snapshots)"),
     OptionSpec("nova", "DEFAULT", "executor_thread_pool_size", "integer", 64,
                mutable=False, since="liberty", deprecated_names=(("DEFAULT", "rpc_thread_pool_size"),),
                source=_OM, key="executor_thread_pool_size"),

@@ -168,17 +168,10 @@ nodes:
   elements: dict
 """
 
-import time
-from collections import Counter
-from typing import Any
-
-from ansible_collections.ironwave.baremetal.plugins.module_utils import fleet as fleet_core
-from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
-    IronwaveModule, call_with_retry, classify_exception)
-
-LIST_FIELDS = ["uuid", "name", "provision_state", "target_provision_state", "last_error",
-               "power_state", "maintenance", "traits"] + list(fleet_core.SCALAR_FIELDS) + list(fleet_core.DICT_FIELDS)
-POLL_FIELDS = ["uuid", "name", "provision_state", "target_provision_state", "last_error", "power_state"]
+from ansible_collections.ironwave.baremetal.plugins.module_utils import input_checks, secret_values
+from ansible_collections.ironwave.baremetal.plugins.module_utils.enroll_flow import (
+    Enrollment, EnrollOptions, entries_from, validate)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
 
 
 class FleetEnroll(IronwaveModule):
@@ -203,196 +196,22 @@ class FleetEnroll(IronwaveModule):
         fail_on_error=dict(type="bool", default=True),
     )
 
-    def _entries(self) -> list:
-        entries = list(self.params["nodes"] or [])
-        gen = self.params.get("generate")
-        if gen:
-            try:
-                entries += fleet_core.generate_fleet(**{k: v for k, v in gen.items() if v is not None})
-            except fleet_core.FleetError as exc:
-                self.ansible.fail_json(msg=str(exc), problems=exc.problems)
-        return entries
+    @classmethod
+    def secrets_in(cls, params: dict) -> set[str]:
+        """BMC secrets of the raw fleet, masked before validation (a bad entry must not print them)."""
+        fleet = secret_values.secrets_under(params.get("nodes"), secret_values.is_secret_key)
+        return super().secrets_in(params) | fleet
 
-    def _list_nodes(self, fields: list[str]) -> list[dict[str, Any]]:
-        return [n.to_dict(computed=False) for n in self.conn.baremetal.nodes(fields=fields)]
-
-    def run(self) -> None:
-        entries = self._entries()
-        try:
-            specs = fleet_core.validate_fleet(entries)
-        except fleet_core.FleetError as exc:
-            self.ansible.fail_json(msg=str(exc), problems=exc.problems)
-        self._mask_secrets(specs)
-        target = self.params["target_state"]
-
-        try:
-            current = {n["name"]: n for n in self._list_nodes(LIST_FIELDS) if n.get("name")}
-        except Exception as exc:  # noqa: BLE001
-            self.fail_sdk(exc, "listing nodes")
-        uuid_to_name = {n["id"]: name for name, n in current.items()}
-        port_owner: dict[str, str] = {}
-        for port in self.conn.baremetal.ports(fields=["address", "node_uuid"]):
-            port_owner[fleet_core.normalize_mac(port.address)] = uuid_to_name.get(port.node_id, port.node_id)
-
-        plan = fleet_core.plan_enroll(specs, current, port_owner)
-        if plan.conflicts:
-            self.ansible.fail_json(msg="invalid fleet description (nothing was changed): " + "; ".join(plan.conflicts),
-                                   problems=plan.conflicts)
-        moves = {s.name: fleet_core.next_action((current.get(s.name) or {}).get("provision_state", "enroll"), target)
-                 for s in specs}
-        diff = self._diff(specs, plan, current)
-        changed = bool(plan.create or plan.update or plan.traits or plan.ports or any(moves.values()))
-        result: dict[str, Any] = dict(
-            changed=changed, created=list(plan.create),
-            updated=sorted(set(plan.update) | (set(plan.traits) | set(plan.ports)) - set(plan.create)),
-            moved=sorted(n for n, a in moves.items() if a), failed_nodes=[], diff=diff)
-        if self.ansible.check_mode:
-            result["states"] = dict(Counter((current.get(s.name) or {}).get("provision_state", "absent")
-                                            for s in specs))
-            result["nodes"] = [dict(name=s.name, provision_state=(current.get(s.name) or {}).get("provision_state"))
-                               for s in specs]
-            self.ansible.exit_json(**result)
-
-        by_name = {s.name: s for s in specs}
-        errors: dict[str, str] = {}
-        for name in plan.create:
-            spec = by_name[name]
-            try:
-                node = self.conn.baremetal.create_node(name=name, **spec.fields)
-                current[name] = node.to_dict(computed=False)
-            except Exception as exc:  # noqa: BLE001 - reported per node, others proceed
-                errors[name] = self._err(exc, f"creating node {name}")
-        for name, ops in plan.update.items():
-            try:
-                call_with_retry(lambda: self.conn.baremetal.patch_node(current[name]["id"], ops))
-            except Exception as exc:  # noqa: BLE001
-                errors[name] = self._err(exc, f"updating node {name}")
-        for name, traits in plan.traits.items():
-            if name in errors:
-                continue
-            try:
-                call_with_retry(lambda: self.conn.baremetal.set_node_traits(current[name]["id"], traits))
-            except Exception as exc:  # noqa: BLE001
-                errors[name] = self._err(exc, f"setting traits on node {name}")
-        for name, ports in plan.ports.items():
-            if name in errors:
-                continue
-            for port in ports:
-                try:
-                    self.conn.baremetal.create_port(node_id=current[name]["id"], **port)
-                except Exception as exc:  # noqa: BLE001
-                    errors[name] = self._err(exc, f"creating port {port['address']} on node {name}")
-
-        final = self._drive_states(specs, current, target, errors, result)
-        result["failed_nodes"] = [
-            dict(name=s.name, provision_state=final.get(s.name, {}).get("provision_state"),
-                 last_error=errors.get(s.name) or final.get(s.name, {}).get("last_error"))
-            for s in specs if s.name in errors or self._not_reached(final.get(s.name, {}), target)
-        ]
-        result["states"] = dict(Counter(final.get(s.name, {}).get("provision_state", "absent") for s in specs))
-        result["nodes"] = [dict(name=s.name, uuid=final.get(s.name, {}).get("id"),
-                                provision_state=final.get(s.name, {}).get("provision_state")) for s in specs]
-        result["changed"] = bool(result["created"] or result["updated"] or result["moved"])
-        if result["failed_nodes"] and self.params["fail_on_error"]:
-            names = ", ".join(f"{f['name']} ({f['provision_state']}: {f['last_error']})" for f in result["failed_nodes"])
-            self.ansible.fail_json(msg=f"{len(result['failed_nodes'])} of {len(specs)} node(s) did not reach "
-                                       f"{target}: {names}", **result)
-        self.ansible.exit_json(**result)
-
-    def _drive_states(self, specs, current, target, errors, result) -> dict[str, dict[str, Any]]:
-        """Request manage/provide as each node becomes ready for it; poll in bulk until settled."""
-        names = {s.name for s in specs} - set(errors)
-        acted: set[str] = set()
-        powered: set[str] = set()
-        deadline = time.monotonic() + self.params["timeout"]
-        state = {n: current[n] for n in names if n in current}
-        moved = set(result["moved"])
-        while True:
-            pending = False
-            for name in sorted(names):
-                node = state.get(name)
-                if not node:
-                    continue
-                ps = node.get("provision_state")
-                action = fleet_core.next_action(ps, target)
-                if action and not node.get("target_provision_state"):
-                    if name in acted and ps == "enroll" and node.get("last_error"):
-                        continue  # verification failed: report, don't loop
-                    try:
-                        call_with_retry(lambda: self.conn.baremetal.set_node_provision_state(node["id"], action))
-                        acted.add(name)
-                        moved.add(name)
-                        pending = True
-                    except Exception as exc:  # noqa: BLE001
-                        errors[name] = self._err(exc, f"{action} on node {name}")
-                elif ps == target == "available" and node.get("power_state") is None \
-                        and self.params["set_power_off"]:
-                    # The power request is asynchronous: keep polling until the state shows.
-                    pending = True
-                    if name in powered:
-                        continue
-                    try:
-                        self.conn.baremetal.set_node_power_state(node["id"], "power off")
-                        powered.add(name)
-                        moved.add(name)
-                    except Exception as exc:  # noqa: BLE001
-                        errors[name] = self._err(exc, f"powering off node {name}")
-                elif ps in fleet_core.TRANSIENT or node.get("target_provision_state"):
-                    pending = True
-                elif ps == "enroll" and name not in acted:
-                    pending = True
-            result["moved"] = sorted(moved)
-            if not self.params["wait"] or not pending or time.monotonic() > deadline:
-                return {n["name"]: n for n in self._list_nodes(POLL_FIELDS) if n.get("name") in names} | \
-                    {n: state[n] for n in state if n in errors}
-            time.sleep(self.params["poll_interval"])
-            state = {n["name"]: n for n in self._list_nodes(POLL_FIELDS) if n.get("name") in names}
-
-    def _not_reached(self, node: dict[str, Any], target: str) -> bool:
-        ps = node.get("provision_state")
-        if ps == target:
-            return False
-        outcome = fleet_core.enroll_outcome(ps, target, node.get("last_error"), True)
-        return outcome == "failed" or (self.params["wait"] and outcome == "wait")
-
-    def _err(self, exc: BaseException, what: str) -> str:
-        return classify_exception(exc).one_line(what)
-
-    def _mask_secrets(self, specs) -> None:
-        """Register driver_info values as secrets so Ansible masks them in any output."""
-        for spec in specs:
-            for key, value in (spec.fields.get("driver_info") or {}).items():
-                if isinstance(value, str) and value and fleet_core.is_secret_key(key):
-                    self.ansible.no_log_values.add(value)
-
-    def _diff(self, specs, plan, current) -> dict[str, Any]:
-        before: dict[str, Any] = {}
-        after: dict[str, Any] = {}
-        for spec in specs:
-            if spec.name in plan.create:
-                after[spec.name] = dict(spec.fields, traits=spec.traits, ports=[p["address"] for p in spec.ports])
-                continue
-            changes = {}
-            for op in plan.update.get(spec.name, []):
-                changes[op["path"].lstrip("/").replace("/", ".")] = op["value"]
-            if spec.name in plan.traits:
-                changes["traits"] = plan.traits[spec.name]
-            if spec.name in plan.ports:
-                changes["ports(new)"] = [p["address"] for p in plan.ports[spec.name]]
-            if changes:
-                node = current[spec.name]
-                before[spec.name] = {k: _lookup(node, k) for k in changes}
-                after[spec.name] = changes
-        return dict(before=before, after=after)
-
-
-def _lookup(node: dict, dotted: str) -> Any:
-    if dotted == "ports(new)":
-        return []
-    value: Any = node
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+    def run(self) -> dict:
+        p = self.params
+        input_checks.require(input_checks.more_than_zero("timeout", p["timeout"]),
+                             input_checks.more_than_zero("poll_interval", p["poll_interval"]),
+                             input_checks.poll_fits("poll_interval", p["poll_interval"], "timeout", p["timeout"]))
+        specs = validate(entries_from(p["nodes"], p.get("generate")))   # BadInput before any request
+        options = EnrollOptions(target=p["target_state"], wait=p["wait"], timeout=p["timeout"],
+                                poll_interval=p["poll_interval"], set_power_off=p["set_power_off"],
+                                fail_on_error=p["fail_on_error"], check_mode=self.ansible.check_mode)
+        return Enrollment(self.client, options).run(specs)
 
 
 def main() -> None:

@@ -66,11 +66,8 @@ table:
 """
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils.fleet_summary import (
-    filter_nodes, state_counts, state_table)
+    FIELDS, filter_nodes, node_row, state_counts, state_table)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
-
-FIELDS = ["uuid", "name", "provision_state", "power_state", "instance_uuid", "maintenance", "last_error",
-          "resource_class", "conductor_group"]
 
 
 class FleetInfo(IronwaveModule):
@@ -81,22 +78,13 @@ class FleetInfo(IronwaveModule):
         conductor_group=dict(type="str"),
     )
 
-    def run(self) -> None:
-        try:
-            raw = [n.to_dict(computed=False) for n in self.conn.baremetal.nodes(fields=FIELDS)]
-        except Exception as exc:  # noqa: BLE001
-            self.fail_sdk(exc, "listing nodes")
-        nodes = [dict(name=n.get("name"), uuid=n.get("id"), provision_state=n.get("provision_state"),
-                      power_state=n.get("power_state"), instance_uuid=n.get("instance_id"),
-                      maintenance=n.get("is_maintenance"), last_error=n.get("last_error"),
-                      resource_class=n.get("resource_class"), conductor_group=n.get("conductor_group"))
-                 for n in raw]
-        nodes = filter_nodes(nodes, name_prefix=self.params["name_prefix"], names=self.params["names"],
+    def run(self) -> dict:
+        nodes = filter_nodes([node_row(n) for n in self.client.list_nodes(FIELDS)],
+                             name_prefix=self.params["name_prefix"], names=self.params["names"],
                              resource_class=self.params["resource_class"],
                              conductor_group=self.params["conductor_group"])
         counts = state_counts(nodes)
-        self.ansible.exit_json(changed=False, nodes=nodes, states=counts, total=len(nodes),
-                               table=state_table(counts))
+        return dict(changed=False, nodes=nodes, states=counts, total=len(nodes), table=state_table(counts))
 
 
 def main() -> None:

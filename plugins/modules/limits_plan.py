@@ -127,8 +127,10 @@ service_options:
   returned: always
   type: dict
   sample: {ironic: {conductor: {max_concurrent_deploy: 44}}, nova: {DEFAULT: {max_concurrent_builds: 31}}}
-skipped:
-  description: Options not set, with the reason (for example absent in that release).
+not_applicable:
+  description:
+    - Options not set, with the reason (for example absent in that release, or nova options for a
+      standalone Ironic). Not called C(skipped), which Ansible would read as "the task was skipped".
   returned: always
   type: list
   elements: dict
@@ -146,49 +148,57 @@ release_year:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.ironwave.baremetal.plugins.module_utils import errors
 from ansible_collections.ironwave.baremetal.plugins.module_utils import limits_plan as lpm
 from ansible_collections.ironwave.baremetal.plugins.module_utils import release_options as ro
+from ansible_collections.ironwave.baremetal.plugins.module_utils.module_base import ModuleBase
+
+
+class LimitsPlan(ModuleBase):
+    argument_spec = dict(
+        release=dict(type="str", required=True),
+        fleet_size=dict(type="int", required=True),
+        wave_size=dict(type="int"),
+        conductors=dict(type="int", default=1),
+        conductor_groups=dict(type="dict"),
+        compute_services=dict(type="int", default=0),
+        deploy_duration=dict(type="float"),
+        bmc_call_seconds=dict(type="float", default=2.0),
+        sync_power_state_interval=dict(type="int", default=60),
+        headroom_ratio=dict(type="float", default=0.1),
+        min_headroom=dict(type="int", default=2),
+    )
+
+    def run(self) -> dict:
+        p = self.params
+        try:
+            plan = lpm.compute_plan(lpm.PlanInput(
+                fleet_size=p["fleet_size"], release=p["release"], wave_size=p["wave_size"],
+                conductors=p["conductors"], conductor_groups=conductor_groups(p["conductor_groups"]),
+                compute_services=p["compute_services"], deploy_duration=p["deploy_duration"],
+                bmc_call_seconds=p["bmc_call_seconds"], sync_power_state_interval=p["sync_power_state_interval"],
+                headroom_ratio=p["headroom_ratio"], min_headroom=p["min_headroom"]))
+        except (lpm.PlanError, ro.ReleaseError) as exc:
+            raise errors.BadInput(str(exc)) from None
+        data = plan.to_dict()
+        # A result key "skipped" that is true marks the whole task as skipped in Ansible.
+        data["not_applicable"] = data.pop("skipped")
+        for warning in data.pop("warnings"):
+            self.ansible.warn(warning)
+        return dict(changed=False, **data)
+
+
+def conductor_groups(groups: dict | None) -> dict | None:
+    if groups is None:
+        return None
+    try:
+        return {str(k): int(v) for k, v in groups.items()}
+    except (TypeError, ValueError):
+        raise errors.BadInput("conductor_groups must map group names to node counts, e.g. {rack1: 40}") from None
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            release=dict(type="str", required=True),
-            fleet_size=dict(type="int", required=True),
-            wave_size=dict(type="int"),
-            conductors=dict(type="int", default=1),
-            conductor_groups=dict(type="dict"),
-            compute_services=dict(type="int", default=0),
-            deploy_duration=dict(type="float"),
-            bmc_call_seconds=dict(type="float", default=2.0),
-            sync_power_state_interval=dict(type="int", default=60),
-            headroom_ratio=dict(type="float", default=0.1),
-            min_headroom=dict(type="int", default=2),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    groups = p["conductor_groups"]
-    if groups is not None:
-        try:
-            groups = {str(k): int(v) for k, v in groups.items()}
-        except (TypeError, ValueError):
-            module.fail_json(msg="conductor_groups must map group names to node counts, e.g. {rack1: 40}")
-    try:
-        plan = lpm.compute_plan(lpm.PlanInput(
-            fleet_size=p["fleet_size"], release=p["release"], wave_size=p["wave_size"],
-            conductors=p["conductors"], conductor_groups=groups, compute_services=p["compute_services"],
-            deploy_duration=p["deploy_duration"], bmc_call_seconds=p["bmc_call_seconds"],
-            sync_power_state_interval=p["sync_power_state_interval"],
-            headroom_ratio=p["headroom_ratio"], min_headroom=p["min_headroom"]))
-    except (lpm.PlanError, ro.ReleaseError) as exc:
-        module.fail_json(msg=str(exc))
-    data = plan.to_dict()
-    for warning in data.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(changed=False, **data)
+    LimitsPlan()()
 
 
 if __name__ == "__main__":

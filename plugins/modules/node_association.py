@@ -101,7 +101,7 @@ backpressure_503_count:
 """
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils.association import NodeView, classify_association
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops, expectation, finish
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops, expectation
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
 
 
@@ -114,7 +114,7 @@ class NodeAssociation(IronwaveModule):
     )
     module_kwargs = dict(required_one_of=[("node", "instance_name", "instance_uuid")])
 
-    def run(self) -> None:
+    def run(self) -> dict:
         ops = Ops(self)
         p = self.params
         expected = expectation(p)
@@ -131,9 +131,7 @@ class NodeAssociation(IronwaveModule):
                 node = ops.get_node(alloc["node_uuid"])
         if node is None:
             what = p["node"] or p["instance_uuid"] or p["instance_name"]
-            finish(self, changed=False, found=False, verdict=None,
-                   reasons=[f"no node found for {what!r}"])
-            return
+            return dict(changed=False, found=False, verdict=None, reasons=[f"no node found for {what!r}"])
         alloc, found = None, None
         if node.get("allocation_uuid"):
             alloc = ops.get_allocation(node["allocation_uuid"])
@@ -141,7 +139,7 @@ class NodeAssociation(IronwaveModule):
         view = NodeView.from_mapping(node, allocation=alloc, allocation_found=found,
                                      instance_exists=p["instance_exists"])
         result = classify_association(view, expected)
-        finish(self, changed=False, found=True, node=view.uuid, **result.as_dict())
+        return dict(changed=False, found=True, node=view.uuid, **result.as_dict())
 
 
 def main() -> None:

@@ -9,21 +9,37 @@ module: node_deploy
 short_description: Deploy a reserved bare metal node, only if it belongs to the expected instance
 version_added: 0.1.0
 description:
+  - Checks the input first as Ironic's API would (O(deploy_steps), O(config_drive)), so input
+    Ironic refuses fails before anything is written.
   - Reads the node (or a very fresh shared node listing, see O(precheck_max_age)) and classifies its
-    association first. It deploys only when the node is
-    associated with exactly the expected instance (O(instance_uuid) and/or O(instance_name)), is not
-    in maintenance and is C(available).
+    association. It deploys only when the node is associated with exactly the expected instance
+    (O(instance_uuid) and/or O(instance_name)), is not in maintenance and is C(available) - or is in
+    C(deploy failed) (Ironic moves its C(deploying) nodes there when it starts after a crash; a
+    rerun deploys such a node of ours again).
   - Already C(active) for the same instance, or already deploying for it - C(changed=false).
   - Associated with another instance - fails at once with a message naming the node and both
     instances; the node is not touched. Not reserved, orphaned, mismatched, busy or unusable - fails
     with the reasons, nothing changed.
-  - Then sets O(instance_info) (only keys that differ) and O(traits) (which select deploy templates),
-    and requests C(active) with the optional O(config_drive) and O(deploy_steps).
+  - Then waits at the busy gate (O(busy_limit)), and only then sets O(instance_info) (only keys that
+    differ) and O(traits) (which select deploy templates) and requests C(active) with the optional
+    O(config_drive) and O(deploy_steps). When that request fails without effect, O(instance_info)
+    and O(traits) are put back as they were (RV(rolled_back)); a busy-gate timeout writes nothing.
+  - Each deploy request asks for the bare metal API microversion it needs - 1.52, 1.56 for a dict
+    O(config_drive) (1.59 with C(vendor_data)), 1.69 for O(deploy_steps) - bounded by what the server
+    offers (read once per controller from C(GET /v1), only when more than 1.52 is needed); a server
+    too old fails with an error naming the field, before anything is written.
+  - A deploy request that fails ambiguously (HTTP 502/504 from a proxy, a dropped connection,
+    "database is locked", or C(invalid_state) from a resend) is followed by a read of the node - ours
+    and deploying or active means the request took effect, and the task succeeds.
   - After the deploy request the association is verified again, from a node listing made after the
     request; with O(wait=true) from the final state.
   - "HTTP 503 (C(ConcurrentActionLimit), C(NoFreeConductorWorker)) is retried with backoff until
     O(backpressure_timeout) and reported as C(backpressure: true) with the count of 503s."
   - Waiting polls a node listing shared by all hosts running this task (one request per tick).
+  - Under the wave strategy (O(run_guard)), a run that is gone (ansible-playbook killed) or halted
+    (failure budget) stops this task while it waits at the busy gate and right before each write
+    and the deploy request; nothing is sent then. The first HTTP 503 is signalled to the strategy
+    at once (not when the task ends); the busy limit it lowers applies at the gate's next tick.
 author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
@@ -45,7 +61,11 @@ options:
     description: Keys to set in the node's C(instance_info) before deploying (for example C(image_source)).
     type: dict
   config_drive:
-    description: Config drive, a dict (C(meta_data), C(user_data), C(network_data)) or a URL/base64 string.
+    description:
+      - Config drive, a dict (C(meta_data), C(user_data), C(network_data), C(vendor_data)) that Ironic
+        builds into an image, or a URL or a gzipped, base64-encoded image as a string.
+      - Never logged (it carries user data and keys); note that Ansible then masks its values
+        wherever they appear in the task result.
     type: raw
   deploy_steps:
     description: Deploy steps to run (list of dicts with C(interface), C(step), C(args), C(priority)).
@@ -89,12 +109,18 @@ options:
       - The busy gate. When above C(0), the deploy request is sent only while fewer than this many
         nodes are busy in Ironic (deploying, wait call-back, deleting, cleaning, clean wait,
         inspecting, inspect wait) within O(busy_scope), counted from the node listing all waiting
-        hosts share plus the deploy requests this controller let through that a listing cannot
-        show yet. Until then the module waits (reported as RV(slot_wait)).
-      - Pair it with the wave strategy's C(ironwave_wave_prefetch) so hosts reserve their nodes and
-        start their modules while other nodes deploy, and a freed slot is refilled within one
-        O(poll_interval). Exact for the runs of one controller; nodes other runs make busy count
-        too, but for a strict limit across controllers use M(ironwave.baremetal.wave_slot).
+        hosts share plus the deploy requests let through that a listing cannot show yet. Until then
+        the module waits (reported as RV(slot_wait)); nothing is written to the node meanwhile.
+      - Those requests are recorded on a board keyed by the bare metal endpoint actually reached
+        (not the cloud's name or how it was given), in one directory per host whatever the user or
+        C($TMPDIR) (C(/tmp/ironwave-busy-gate), or C(IRONWAVE_BUSY_GATE_DIR)). So the limit is exact
+        for all runs on one host that reach the same Ironic. Runs that do not share that directory
+        (other controllers, containers or AWX jobs with a private C(/tmp) unless it is exposed to
+        them) each admit against the listing alone and may together exceed the limit until a
+        listing shows the others' deploys (about one O(poll_interval)); for a strict limit across
+        them use M(ironwave.baremetal.wave_slot) (the deploy role's C(deploy_limit_scope=cloud)).
+      - Pair it with the wave strategy's prefetch so hosts reserve their nodes and start their
+        modules while other nodes deploy, and a freed slot is refilled within one O(poll_interval).
     type: int
     default: 0
   busy_scope:
@@ -174,6 +200,12 @@ ansible_facts:
   description: C(ironwave_backpressure=true) when Ironic pushed back; the wave strategy shrinks its window for it.
   returned: when RV(backpressure) is true
   type: dict
+rolled_back:
+  description:
+    - On a failed deploy request after O(instance_info)/O(traits) were written - true when they
+      were put back as they were.
+  returned: failure, when instance_info or traits had been written
+  type: bool
 retries:
   description: Requests retried by the per-cause policy.
   returned: always
@@ -183,22 +215,19 @@ error_kinds_seen:
   returned: always
   type: dict
 error_kind:
-  description: On failure, the cause (an association verdict such as C(associated_elsewhere), or an Ironic error kind).
+  description:
+    - On failure, the cause (an association verdict such as C(associated_elsewhere), C(not_reserved),
+      C(bad_request) for input that cannot work, C(timeout), C(deploy_failed), C(run_gone)/C(halted),
+      or an Ironic error kind).
   returned: failure
   type: str
 """
 
-import time
-
-from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
 from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
-    Ops, association_error, expectation, finish, wait_for_states, result_keys)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import DeployFlow, DeployRequest
+from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_io import DeployIO
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
-from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import AdmissionBoard
-
-DEPLOYING = ("deploying", "wait call-back", "deploy")
-DEPLOY_FAILED = frozenset({"deploy failed", "error"})
 
 
 class NodeDeploy(IronwaveModule):
@@ -207,7 +236,7 @@ class NodeDeploy(IronwaveModule):
         instance_name=dict(type="str"),
         instance_uuid=dict(type="str"),
         instance_info=dict(type="dict"),
-        config_drive=dict(type="raw", no_log=False),
+        config_drive=dict(type="raw", no_log=True),
         deploy_steps=dict(type="list", elements="dict"),
         traits=dict(type="list", elements="str"),
         wait=dict(type="bool", default=False),
@@ -219,194 +248,20 @@ class NodeDeploy(IronwaveModule):
         busy_scope=dict(type="str", default="global", choices=list(busy_gate.SCOPES)),
     )
     module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
+    guarded = True   # the client checks the run guard before every mutating request (and retry)
+    flow = None
 
-    def run(self) -> None:
-        p = self.params
-        ops = Ops(self)
-        self.slot_wait = 0.0
-        problem = busy_gate.validate(p["busy_limit"], p["busy_scope"])
-        if problem:
-            self.ansible.fail_json(msg=problem, error_kind="bad_request")
-        expected = expectation(p)
-        node = self.node_from_listing(ops, expected) or ops.get_node(p["node"])
-        if node is None:
-            self.ansible.fail_json(msg=f"node {p['node']!r} not found; check the name/UUID and the cloud",
-                                   error_kind="not_found", node=p["node"])
-        uuid = node["uuid"]
-        result = ops.classify(node, expected)
-        state = node.get("provision_state")
-        base = dict(node=uuid, association=result.as_dict())
-
-        if result.verdict in (assoc.ASSOCIATED_ELSEWHERE, assoc.ORPHANED, assoc.ALLOCATION_MISMATCH):
-            self.fail(association_error(result, f"deploy node {uuid}"), result.verdict, **base)
-        if result.owner == assoc.OWNER_OURS and state == "active" and not node.get("target_provision_state"):
-            finish(self, changed=False, provision_state=state, **base)
-        already = result.owner == assoc.OWNER_OURS and (state in DEPLOYING or node.get("target_provision_state") == "active")
-        if not already:
-            if result.verdict == assoc.FREE:
-                self.fail(f"refusing to deploy node {uuid}: it is not reserved for {expected.label}; "
-                          "reserve it first (ironwave.baremetal.node_reserve)", "not_reserved", **base)
-            if not assoc.may_deploy(result):
-                self.fail(association_error(result, f"deploy node {uuid}"), result.verdict, **base)
-
-        changes = self.planned_changes(node) if not already else {}
-        diff = {"before": {"provision_state": state, **changes.get("before", {})},
-                "after": {"provision_state": "active", **changes.get("after", {})}}
-        if self.ansible.check_mode or already:
-            if already and p["wait"] and not self.ansible.check_mode:
-                self.wait_and_verify(ops, uuid, expected, base, changed=False)
-            finish(self, changed=not already, provision_state=state, diff=diff, **base)
-
-        if changes.get("patch"):
-            ops.request("PATCH", f"/nodes/{uuid}", json=changes["patch"])
-        if changes.get("traits") is not None:
-            ops.request("PUT", f"/nodes/{uuid}/traits", json={"traits": changes["traits"]})
-        body: dict = {"target": "active"}
-        if p["config_drive"] is not None:
-            body["configdrive"] = p["config_drive"]
-        if p["deploy_steps"]:
-            body["deploy_steps"] = p["deploy_steps"]
-        gated = self.wait_for_slot(ops, node)
-        if gated:
-            self.recheck_after_gate(ops, uuid, expected, gated, base)
-        requested = time.time()
-        try:
-            ops.request("PUT", f"/nodes/{uuid}/states/provision", json=body, deadline=p["backpressure_timeout"])
-        except BaseException:
-            if gated:
-                gated.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
-            raise
-        if gated:
-            hold = p["timeout"] + 60.0
-            gated.update(lambda entries, now: busy_gate.mark_sent(entries, uuid, now, hold))
-        if p["wait"]:
-            self.wait_and_verify(ops, uuid, expected, {**base, "diff": diff}, changed=True)
-        # Verify again from a listing made after our request (shared with the other hosts).
-        rows = ops.shared_nodes(ttl=p["poll_interval"], newer_than=requested)
-        after = next((n for n in rows if n["uuid"] == uuid), None) or ops.get_node(uuid)
-        verdict = ops.classify(after, expected)
-        if verdict.owner != assoc.OWNER_OURS:
-            self.fail(association_error(verdict, f"accept deploy of node {uuid}") +
-                      " (association changed during the deploy request)", verdict.verdict, **base)
-        finish(self, changed=True, provision_state=after.get("provision_state"),
-               association_after=verdict.owner, diff=diff, **base)
-
-    def wait_for_slot(self, ops: Ops, node: dict) -> AdmissionBoard | None:
-        """The busy gate (see busy_gate.py): wait until this node may turn busy; returns the board
-        holding our admission (None without a gate)."""
-        p = self.params
-        if p["busy_limit"] <= 0:
-            return None
-        uuid, group = node["uuid"], node.get("conductor_group") or ""
-        board = ops.admissions()
-        hold = p["backpressure_timeout"] + 60.0
-        start = time.monotonic()
-        while True:
-            fetched = ops.shared_nodes_fetched(ttl=p["poll_interval"])
-            busy = busy_gate.busy_in_listing(fetched.data, p["busy_scope"], group)
-            listed_at = time.time() - fetched.age
-            if board.update(lambda entries, now: busy_gate.try_admit(
-                    entries, uuid, group, busy, listed_at, now, p["busy_limit"], p["busy_scope"], hold)):
-                self.slot_wait = round(time.monotonic() - start, 3)
-                self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
-                return board
-            if time.monotonic() - start > p["timeout"]:
-                self.fail(f"node {uuid} waited {p['timeout']} s for a busy slot: {len(busy)} node(s) stayed busy "
-                          f"in scope {p['busy_scope']} (busy_limit {p['busy_limit']}); raise busy_limit or timeout",
-                          "timeout", node=uuid)
-            time.sleep(max(0.05, ops.node_listing(p["poll_interval"]).next_tick_in()) + 0.02)
-
-    def recheck_after_gate(self, ops: Ops, uuid: str, expected, board: AdmissionBoard, base: dict) -> None:
-        """The association check before the gate may be seconds old by now: check again from the
-        listing that admitted us (no extra request), or from a direct read when that copy does not
-        show the node ours and deployable. Refuse - and give the slot back - if it is not."""
-        row = getattr(self, "admitted_row", None)
-        if row is not None and row.get("instance_uuid") and row.get("instance_uuid") == expected.instance_uuid \
-                and assoc.may_deploy(ops.classify(row, expected)):
-            return
-        current = ops.get_node(uuid)
-        result = ops.classify(current, expected) if current else None
-        if result is None or not assoc.may_deploy(result):
-            board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
-            if result is None:
-                self.fail(f"node {uuid} disappeared while waiting for a busy slot", "not_found", **base)
-            self.fail(association_error(result, f"deploy node {uuid}") + " (changed while waiting for a busy slot)",
-                      result.verdict, **{**base, "association": result.as_dict()})
-
-    def node_from_listing(self, ops: Ops, expected) -> dict | None:
-        """The node from the shared listing, when that is enough to accept the deploy.
-
-        Only with an expected instance UUID (then no allocation needs reading), without
-        instance_info (the listing does not carry it), from a copy at most `precheck_max_age`
-        seconds old, and only when it shows the node ours and deployable. A copy showing our
-        instance UUID (in allocation mode a fresh random allocation UUID) was made after our
-        reservation. Anything else - not ours, busy, failed, not listed - is decided from a direct
-        read of the node, so refusals never rest on a shared copy.
-        """
-        p = self.params
-        if not expected.instance_uuid or p["instance_info"] or p["precheck_max_age"] <= 0:
-            return None
-        rows = ops.shared_nodes(ttl=p["poll_interval"], max_age=p["precheck_max_age"])
-        node = next((n for n in rows if p["node"] in (n.get("uuid"), n.get("name"))), None)
-        if node is not None and node.get("instance_uuid") != expected.instance_uuid and p["busy_limit"] > 0:
-            # The copy may predate our own reservation (made a moment ago). With a busy gate this
-            # host is about to wait for a tick anyway: join the next shared listing instead of
-            # reading the node directly (one request fewer per node).
-            asked = time.time()
-            time.sleep(ops.node_listing(p["poll_interval"]).next_tick_in() + 0.02)
-            rows = ops.shared_nodes(ttl=p["poll_interval"], newer_than=asked)
-            node = next((n for n in rows if p["node"] in (n.get("uuid"), n.get("name"))), None)
-        if node is None or node.get("instance_uuid") != expected.instance_uuid:
-            return None
-        if not assoc.may_deploy(ops.classify(node, expected)):
-            return None
-        return node
-
-    def planned_changes(self, node: dict) -> dict:
-        p = self.params
-        out: dict = {"before": {}, "after": {}}
-        info = node.get("instance_info") or {}
-        patch = []
-        for key, value in (p["instance_info"] or {}).items():
-            if info.get(key) != value:
-                patch.append({"op": "add", "path": f"/instance_info/{key}", "value": value})
-                out["before"][f"instance_info.{key}"] = info.get(key)
-                out["after"][f"instance_info.{key}"] = value
-        out["patch"] = patch
-        if p["traits"]:
-            have = list(node.get("traits") or [])
-            want = sorted(set(have) | set(p["traits"]))
-            if want != sorted(have):
-                out["traits"] = want
-                out["before"]["traits"], out["after"]["traits"] = sorted(have), want
-        return out
-
-    def wait_and_verify(self, ops: Ops, uuid: str, expected, base: dict, changed: bool) -> None:
-        p = self.params
-        nodes, timed_out = wait_for_states(ops, [uuid], {"active"}, p["timeout"], p["poll_interval"],
-                                           DEPLOY_FAILED)
-        node = nodes.get(uuid) or {}
-        state = node.get("provision_state")
-        if timed_out or state != "active":
-            why = f"timed out after {p['timeout']} s in state {state!r}" if timed_out else f"ended in {state!r}"
-            self.fail(f"deploy of node {uuid} {why}: {node.get('last_error')}",
-                      "timeout" if timed_out else "deploy_failed", last_error=node.get("last_error"),
-                      provision_state=state, **base)
-        verdict = ops.classify(node, expected)
-        if verdict.owner != assoc.OWNER_OURS:
-            self.fail(association_error(verdict, f"accept deploy of node {uuid}") +
-                      " (association changed during the deploy)", verdict.verdict, **base)
-        finish(self, changed=changed, provision_state=state, association_after=verdict.owner, **base)
+    def run(self) -> dict:
+        self.flow = DeployFlow(DeployIO(Ops(self)), DeployRequest.from_params(self.params), self.guard,
+                               check_mode=self.ansible.check_mode)
+        return self.flow.run()
 
     def result_extra(self) -> dict:
-        extra: dict = {"slot_wait": getattr(self, "slot_wait", 0.0)}
+        extra: dict = {"slot_wait": self.flow.slot_wait if self.flow else 0.0}
         if self.stats.backpressure:
             # Read by the wave strategy when the host leaves: shrink the window (AIMD).
             extra["ansible_facts"] = {"ironwave_backpressure": True}
         return extra
-
-    def fail(self, msg: str, kind: str, **extra) -> None:
-        self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})
 
 
 def main() -> None:

@@ -83,12 +83,9 @@ error_kind:
   type: str
 """
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
-    Ops, association_error, expectation, finish, result_keys)
+from ansible_collections.ironwave.baremetal.plugins.module_utils import teardown
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
-
-RELEASABLE = ("available", "manageable", "enroll", "deploy failed", "error", "clean failed", "inspect failed")
 
 
 class NodeRelease(IronwaveModule):
@@ -101,52 +98,8 @@ class NodeRelease(IronwaveModule):
     module_kwargs = dict(required_one_of=[("node", "instance_name")],
                          required_if=[("force", False, ("instance_name", "instance_uuid"), True)])
 
-    def run(self) -> None:
-        p = self.params
-        ops = Ops(self)
-        expected = expectation(p)
-        alloc = None
-        if p["node"]:
-            node = ops.get_node(p["node"])
-            if node is None:
-                self.fail(f"node {p['node']!r} not found", "not_found")
-        else:
-            alloc = ops.get_allocation(p["instance_name"])
-            if alloc is None:
-                finish(self, changed=False, node=None)
-            if not alloc.get("node_uuid"):  # a failed allocation holding only the name
-                if not self.ansible.check_mode:
-                    ops.request("DELETE", f"/allocations/{alloc['uuid']}")
-                finish(self, changed=True, node=None, released=f"allocation {alloc['uuid']}",
-                       diff={"before": {"allocation": alloc["uuid"]}, "after": {"allocation": None}})
-            node = ops.get_node(alloc["node_uuid"])
-        uuid, state = node["uuid"], node.get("provision_state")
-        result = ops.classify(node, expected)
-        base = dict(node=uuid, association=result.as_dict())
-        if result.owner == assoc.OWNER_NONE:
-            finish(self, changed=False, **base)
-        if not p["force"] and result.owner != assoc.OWNER_OURS:
-            self.fail(association_error(result, f"release node {uuid}") + " (force: true overrides)",
-                      result.verdict, **base)
-        if state not in RELEASABLE or node.get("target_provision_state"):
-            self.fail(f"refusing to release node {uuid} in provision state {state!r}: undeploy it "
-                      "(ironwave.baremetal.node_undeploy), which releases it too", "invalid_state", **base)
-        alloc_id = node.get("allocation_uuid")
-        released = f"allocation {alloc_id}" if alloc_id else f"instance_uuid {node.get('instance_uuid')}"
-        diff = {"before": {"instance_uuid": node.get("instance_uuid"), "allocation": alloc_id},
-                "after": {"instance_uuid": None, "allocation": None}}
-        if not self.ansible.check_mode:
-            if alloc_id:
-                ops.request("DELETE", f"/allocations/{alloc_id}")
-            else:
-                patch = [{"op": "remove", "path": "/instance_uuid"}]
-                if "display_name" in (node.get("instance_info") or {}):
-                    patch.append({"op": "remove", "path": "/instance_info/display_name"})
-                ops.request("PATCH", f"/nodes/{uuid}", json=patch)
-        finish(self, changed=True, released=released, diff=diff, **base)
-
-    def fail(self, msg: str, kind: str, **extra) -> None:
-        self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})
+    def run(self) -> dict:
+        return teardown.release(Ops(self), self.params, self.ansible.check_mode)
 
 
 def main() -> None:

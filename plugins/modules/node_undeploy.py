@@ -108,13 +108,9 @@ error_kind:
   type: str
 """
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
-    Ops, association_error, expectation, finish, wait_for_states, result_keys)
+from ansible_collections.ironwave.baremetal.plugins.module_utils import teardown
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
-
-UNDEPLOY_FROM = ("active", "deploy failed", "error", "wait call-back", "deploy hold", "rescue",
-                 "rescue failed", "rescue wait", "unrescue failed", "service failed")
 
 
 class NodeUndeploy(IronwaveModule):
@@ -131,50 +127,8 @@ class NodeUndeploy(IronwaveModule):
     )
     module_kwargs = dict(required_if=[("force", False, ("instance_name", "instance_uuid"), True)])
 
-    def run(self) -> None:
-        p = self.params
-        ops = Ops(self)
-        expected = expectation(p)
-        node = ops.get_node(p["node"])
-        if node is None:
-            self.fail(f"node {p['node']!r} not found", "not_found", node=p["node"])
-        uuid, state = node["uuid"], node.get("provision_state")
-        result = ops.classify(node, expected)
-        base = dict(node=uuid, association=result.as_dict())
-        if result.owner == assoc.OWNER_NONE and state in ("available", "manageable", "enroll"):
-            finish(self, changed=False, provision_state=state, **base)
-        if state == "wait call-back" and (p["force"] or result.owner == assoc.OWNER_OURS):
-            pass  # a stuck deploy may be aborted by tearing down
-        elif not assoc.may_undeploy(result, p["force"]):
-            self.fail(association_error(result, f"undeploy node {uuid}") +
-                      ("" if p["force"] or result.verdict == assoc.BUSY else " (force: true overrides)"),
-                      result.verdict, **base)
-        if state not in UNDEPLOY_FROM:
-            self.fail(f"refusing to undeploy node {uuid}: provision state {state!r} cannot be torn down",
-                      "invalid_state", **base)
-        target = "available" if not node.get("protected") else state
-        diff = {"before": {"provision_state": state, "instance_uuid": node.get("instance_uuid")},
-                "after": {"provision_state": target, "instance_uuid": None}}
-        if self.ansible.check_mode:
-            finish(self, changed=True, provision_state=state, diff=diff, **base)
-        if p["clean"] and not node.get("automated_clean"):
-            ops.request("PATCH", f"/nodes/{uuid}", json=[{"op": "replace", "path": "/automated_clean",
-                                                         "value": True}])
-        ops.request("PUT", f"/nodes/{uuid}/states/provision", json={"target": "deleted"},
-                    deadline=p["backpressure_timeout"])
-        if p["wait"]:
-            nodes, timed_out = wait_for_states(ops, [uuid], {"available"}, p["timeout"], p["poll_interval"],
-                                               frozenset({"clean failed", "error"}))
-            end = nodes.get(uuid) or {}
-            if timed_out or end.get("provision_state") != "available":
-                self.fail(f"undeploy of node {uuid} ended in {end.get('provision_state')!r}"
-                          f"{' (timed out)' if timed_out else ''}: {end.get('last_error')}",
-                          "timeout" if timed_out else "undeploy_failed", last_error=end.get("last_error"), **base)
-            finish(self, changed=True, provision_state="available", diff=diff, **base)
-        finish(self, changed=True, provision_state="deleting", diff=diff, **base)
-
-    def fail(self, msg: str, kind: str, **extra) -> None:
-        self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), **extra})
+    def run(self) -> dict:
+        return teardown.undeploy(Ops(self), self.params, self.ansible.check_mode)
 
 
 def main() -> None:

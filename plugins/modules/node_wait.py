@@ -108,12 +108,9 @@ error_kinds_seen:
   type: dict
 """
 
-import time
-
-from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import (
-    Ops, association_error, expectation, finish, wait_for_states, result_keys)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
+from ansible_collections.ironwave.baremetal.plugins.module_utils.waiting import wait_nodes
 
 
 class NodeWait(IronwaveModule):
@@ -129,47 +126,8 @@ class NodeWait(IronwaveModule):
         instance_uuid=dict(type="str"),
     )
 
-    def run(self) -> None:
-        p = self.params
-        expected = expectation(p)
-        if expected.given and len(p["nodes"]) != 1:
-            self.ansible.fail_json(msg="instance_name/instance_uuid need exactly one node in 'nodes'")
-        ops = Ops(self)
-        start = time.monotonic()
-        listing = ops.shared_nodes(ttl=p["poll_interval"])
-        by_ident = {}
-        for n in listing:
-            by_ident[n["uuid"]] = n["uuid"]
-            if n.get("name"):
-                by_ident[n["name"]] = n["uuid"]
-        missing = [i for i in p["nodes"] if i not in by_ident]
-        if missing:
-            self.ansible.fail_json(msg=f"nodes not found: {', '.join(missing)}", error_kind="not_found")
-        uuids = [by_ident[i] for i in p["nodes"]]
-        nodes, timed_out = wait_for_states(ops, uuids, {p["target"]}, p["timeout"], p["poll_interval"],
-                                           frozenset(p["failure_states"]))
-        report = {u: {k: (n or {}).get(k) for k in ("name", "provision_state", "target_provision_state",
-                                                    "last_error")} for u, n in nodes.items()}
-        reached = [u for u, n in report.items() if n["provision_state"] == p["target"]
-                   and not n["target_provision_state"]]
-        failed = [u for u, n in report.items() if n["provision_state"] in p["failure_states"]]
-        result = dict(changed=False, nodes=report, reached=reached, failed=failed, timed_out=timed_out,
-                      elapsed=round(time.monotonic() - start, 1))
-        if failed or timed_out:
-            parts = [f"{report[u]['name'] or u}: {report[u]['provision_state']} ({report[u]['last_error']})"
-                     for u in failed]
-            if timed_out:
-                parts.append(f"timed out after {p['timeout']} s with "
-                             f"{len(uuids) - len(reached) - len(failed)} node(s) still pending")
-            self.ansible.fail_json(msg="; ".join(parts), error_kind="timeout" if timed_out and not failed
-                                   else "failed_state", **{**result_keys(self), **result})
-        if expected.given:
-            verdict = ops.classify(nodes[uuids[0]], expected)
-            result["association"] = verdict.verdict
-            if verdict.owner != assoc.OWNER_OURS:
-                self.ansible.fail_json(msg=association_error(verdict, "accept the wait result"),
-                                       error_kind=verdict.verdict, **{**result_keys(self), **result})
-        finish(self, **result)
+    def run(self) -> dict:
+        return wait_nodes(Ops(self), self.params)
 
 
 def main() -> None:

@@ -17,8 +17,14 @@ description:
     C(busy + held + queued ahead + choosing < limit) in one bulk listing read
     (C(GET /v1/nodes?fields=uuid,name,provision_state,target_provision_state,provision_updated_at,conductor_group,extra)),
     then marks the slot held. Tickets make the queue first-come first-served across runs and
-    exclude over-admission and livelock, whatever the controllers' clocks say (Lamport's bakery
-    algorithm). See C(docs/global-limit.md) in the collection."
+    exclude over-admission and livelock (Lamport's bakery algorithm). See C(docs/global-limit.md)
+    in the collection."
+  - "No clock is compared with another: a marker is rewritten every O(lease_ttl)/4 seconds while
+    its run needs it, and readers drop a marker they have seen unchanged for O(lease_ttl) by their
+    own clock. Controllers' clocks may disagree by any amount."
+  - "After taking the slot a small detached process keeps the held marker alive until the node
+    turns busy, the slot is released, or the run ends (killed runs included): a run may wait at a
+    busy gate for longer than O(lease_ttl) without losing its slot."
   - "Start the operation (deploy, undeploy, clean, inspect) right after acquiring: while the node is
     busy it counts as busy; once it has moved on (C(active), failed, back to C(available)) the marker
     no longer counts. O(state=released) removes the marker; on a node Ironic refuses to update
@@ -46,7 +52,8 @@ options:
     description:
       - Slots shared by every run that uses the same O(scope) on this cloud. Required with
         O(state=acquired). Every run must pass the same value; a run with a larger value admits
-        itself up to its own value.
+        itself up to its own value. While the run's wave strategy publishes a lower busy limit
+        (after backpressure), this run admits itself only up to that.
     type: int
   scope:
     description:
@@ -68,12 +75,14 @@ options:
     type: str
   lease_ttl:
     description:
-      - Seconds a held marker lives; the operation must start within this time (then the node
-        counts as busy). Markers of crashed runs stop counting after it. Queueing markers live at
-        most 60 s (choosing 30 s) and are refreshed while the run waits, so an interrupted run
-        (Ctrl-C) blocks the queue behind it for a minute at most.
+      - Seconds after which a marker that stopped changing is dead for every reader. Markers are
+        rewritten every O(lease_ttl)/4 s while their run needs them (queued or held, however
+        long), and each request is bounded by O(lease_ttl)/4 s, so a live marker never looks
+        dead. A killed or crashed run's markers stop counting after O(lease_ttl) on other
+        controllers and at once on its own controller (its ansible-playbook is gone).
+      - Between 20 and 900. Raise it if Ironic takes more than O(lease_ttl)/4 s to answer.
     type: int
-    default: 900
+    default: 60
   timeout:
     description: Seconds to wait for a slot; then the marker is withdrawn and the task fails.
     type: int
@@ -106,7 +115,8 @@ options:
 notes:
   - Supports check mode (C(acquired) reports whether a slot is free now; nothing is written) and diff
     (the marker before and after).
-  - Clock skew between controllers only shifts when markers expire; keep it well under O(lease_ttl).
+  - Clock skew between controllers does not matter (no clock readings are compared); only clock
+    rates do.
 """
 
 EXAMPLES = r"""
@@ -167,7 +177,9 @@ run_id_source:
   returned: when the action plugin derived it
   type: str
 lease:
-  description: The marker on the node at the end (C(run_id), C(holder), C(phase), C(ticket), C(announced_at), C(expires_at), C(from_state), C(since)).
+  description:
+    - The marker on the node at the end (C(run_id), C(holder), C(phase), C(ticket), C(beat), C(ttl),
+      C(from_state), C(since), C(proc), C(written_at)).
   returned: state=acquired, success
   type: dict
 ticket:
@@ -192,6 +204,17 @@ would_wait:
   description: In check mode, whether the acquire would have to wait now.
   returned: check mode, state=acquired
   type: bool
+lapses:
+  description: Times this run queued again because one of its marker writes landed too late.
+  returned: when a slot was taken
+  type: int
+refresher:
+  description:
+    - PID of the detached process that keeps the held marker alive until the node turns busy, the
+      slot is released or the run ends. Not started in check mode, for a busy node, or without the
+      action plugin's run guard.
+  returned: when a refresher was started
+  type: int
 release:
   description: What release did - C(remove), C(absent), C(foreign) (another run's marker, left) or C(in_transition) (left to lapse).
   returned: state=released
@@ -217,23 +240,27 @@ elapsed:
   returned: always
   type: float
 error_kind:
-  description: On failure - C(timeout), C(conflict), C(node_busy), C(lost), C(moved), C(expired), C(not_found), or an Ironic error kind.
+  description:
+    - On failure - C(timeout), C(conflict), C(node_busy), C(lost), C(moved), C(expired) (marker
+      writes too slow for O(lease_ttl)), C(run_gone) / C(halted) (the run ended or was halted;
+      nothing was sent), C(not_found), C(bad_request), or an Ironic error kind.
   returned: failure
   type: str
 """
 
 import os
-import time
-from dataclasses import replace
-from urllib.parse import quote
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_daemon
 from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
-from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops, finish, result_keys
-from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import (
-    IronwaveModule, classify_exception)
-
-MARKER_PATH = f"/extra/{sl.MARKER_KEY}"
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_proc
+from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
+from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import IronwaveModule
+from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import RUN_GUARD_OPTION, RunControl
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_acquire import SlotAcquirer, SlotRequest
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_refresh import HeldRefresher
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_store import IronicSlotStore
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_timing import SlotTiming
 
 
 class WaveSlot(IronwaveModule):
@@ -244,7 +271,7 @@ class WaveSlot(IronwaveModule):
         scope=dict(type="str", default=sl.GLOBAL, choices=list(sl.SCOPES)),
         run_id=dict(type="str"),
         holder=dict(type="str"),
-        lease_ttl=dict(type="int", default=900),
+        lease_ttl=dict(type="int", default=int(sl.DEFAULT_TTL)),
         timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=1.0),
         max_poll_interval=dict(type="float", default=5.0),
@@ -254,175 +281,58 @@ class WaveSlot(IronwaveModule):
     )
     module_kwargs = dict(required_if=[("state", "acquired", ("limit",))])
 
-    # -- plumbing -----------------------------------------------------------------------
-    def fail(self, msg: str, kind: str, **extra) -> None:
-        self.ansible.fail_json(msg=msg, error_kind=kind, **{**result_keys(self), "run_id": self.run_id, **extra})
-
-    def listing(self, newer_than: float | None = None) -> list[sl.SlotNode]:
-        """One bulk listing, shared by this controller's waiting hosts (one request per tick);
-        with `newer_than`, only a listing requested after that moment (after our own write)."""
-        shared = self.ops.shared("slots:" + ",".join(sl.NODE_FIELDS), ttl=self.params["poll_interval"])
-        rows = shared.get(lambda: self.ops._list("/nodes", "nodes", sl.NODE_FIELDS), newer_than=newer_than).data
-        return sl.parse_nodes(rows)
-
-    def read_node(self, ident: str) -> sl.SlotNode | None:
-        try:
-            row = self.ops.request("GET", f"/nodes/{quote(ident, safe='')}?fields={','.join(sl.NODE_FIELDS)}")
-        except Exception as exc:  # noqa: BLE001 - not found is an answer, the rest is raised
-            if classify_exception(exc).kind == ironic_errors.NOT_FOUND:
-                return None
-            raise
-        return sl.SlotNode.from_mapping(row)
-
-    def write(self, uuid: str, lease: sl.Lease | None) -> float:
-        """Write (or remove) the marker; returns the time after Ironic answered."""
-        op = {"op": "add", "path": MARKER_PATH, "value": lease.to_extra()} if lease else \
-             {"op": "remove", "path": MARKER_PATH}
-        self.ops.request("PATCH", f"/nodes/{uuid}", json=[op], deadline=self.write_deadline)
-        return time.time()
-
-    def withdraw(self, uuid: str) -> None:
-        """Best effort: remove our marker after a failure (it would lapse anyway)."""
-        try:
-            self.write(uuid, None)
-        except Exception:  # noqa: BLE001 - already failing; the marker expires on its own
-            pass
-
-    # -- entry --------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self) -> dict:
         p = self.params
-        self.ops = Ops(self)
-        self.run_id = p["run_id"] or os.environ.get(sl.RUN_ID_ENV)
-        problem = sl.check_run_id(self.run_id)
+        run_id = p["run_id"] or os.environ.get(sl.RUN_ID_ENV)
+        problem = sl.check_run_id(run_id)
         if problem:
-            if not self.run_id:
-                problem = ("run_id: not set; pass run_id, or set IRONWAVE_RUN_ID, or run the module "
-                           "through its action plugin (the default), which derives one per run")
-            self.ansible.fail_json(msg=problem, error_kind=ironic_errors.BAD_REQUEST)
-        self.write_deadline = 30.0
-        self.busy_states = frozenset(p["busy_states"])
-        if p["state"] == "released":
-            self.release()
-        errors = sl.validate(p["limit"], p["lease_ttl"], p["timeout"], p["poll_interval"],
-                             p["max_poll_interval"], p["scope"])
-        if errors:
-            self.ansible.fail_json(msg="; ".join(errors), error_kind=ironic_errors.BAD_REQUEST)
-        self.acquire()
-
-    def base(self, node: sl.SlotNode) -> dict:
-        return {"node": node.uuid, "run_id": self.run_id}
-
-    # -- acquire ------------------------------------------------------------------------
-    def acquire(self) -> None:
-        p = self.params
-        ttl = float(p["lease_ttl"])
-        start = time.monotonic()
-        nodes = self.listing(newer_than=time.time() - p["poll_interval"])
-        me = next((n for n in nodes if p["node"] in (n.uuid, n.name)), None)
-        if me is None:
-            self.fail(f"node {p['node']!r} not found; check the name/UUID and the cloud",
-                      ironic_errors.NOT_FOUND, node=p["node"])
-        base = self.base(me)
-        if me.provision_state in p["skip_states"] and not me.target_provision_state and not me.lease:
-            finish(self, changed=False, skipped=True, waited=0.0, attempts=0, holders={},
-                   msg=f"node is {me.provision_state} (a skip state): no slot needed", **base)
-        scope = sl.Scope(p["scope"], me.conductor_group)
-        before = me.lease.to_extra() if me.lease else None
-        plan = sl.plan_announce(me, self.run_id, time.time(), self.busy_states)
-        if plan.action == sl.ALREADY_HELD:
-            finish(self, changed=False, msg=plan.message, lease=me.lease.to_extra(), ticket=me.lease.ticket,
-                   waited=0.0, attempts=0, holders={}, **base)
-        if plan.action != sl.ANNOUNCE:
-            self.fail(plan.message, plan.action, **base)
-        holder = p["holder"] or me.name or me.uuid
-        lease = sl.new_lease(me, self.run_id, holder, time.time(), ttl)
-
-        if self.ansible.check_mode:
-            now = time.time()
-            pretend = sl.with_ticket(lease, sl.next_ticket(nodes, now), now, ttl)
-            view = [replace(n, lease=pretend) if n.uuid == me.uuid else n for n in nodes]
-            decision = sl.admission(view, me.uuid, self.run_id, now, p["limit"], scope, self.busy_states)
-            finish(self, changed=True, would_wait=decision.verdict != sl.ADMIT, holders=decision.as_dict(),
-                   msg=decision.message, waited=0.0, attempts=0,
-                   diff={"before": {"marker": before}, "after": {"marker": sl.as_held(pretend, now, ttl).to_extra()}},
-                   **base)
-
-        # 1. announce (choosing), 2. take a ticket from a read made after that write. A choosing
-        # marker that might have expired before the ticket lands is written again (others may
-        # have stopped counting it), so the ticket always comes from a read inside its lifetime.
-        while True:
-            written = self.write(me.uuid, lease)
-            nodes = self.listing(newer_than=written)
-            now = time.time()
-            if now - lease.announced_at < sl.CHOOSING_TTL / 2:
-                break
-            lease = sl.new_lease(me, self.run_id, holder, now, ttl)
-        lease = sl.with_ticket(lease, sl.next_ticket(nodes, now), now, ttl)
-        written = self.write(me.uuid, lease)
-        # 3. wait for admission, reading only listings made after the ticket was written.
-        backoff = sl.PollBackoff(base=p["poll_interval"], cap=p["max_poll_interval"])
-        attempts = 0
-        while True:
-            nodes = self.listing(newer_than=written)
-            attempts += 1
-            now = time.time()
-            decision = sl.admission(nodes, me.uuid, self.run_id, now, p["limit"], scope, self.busy_states)
-            if decision.verdict == sl.ADMIT:
-                break
-            if decision.verdict != sl.WAIT:
-                if decision.verdict != sl.LOST:
-                    self.withdraw(me.uuid)
-                self.fail(f"lost the queue place for node {me.label()}: {decision.message}", decision.verdict,
-                          holders=decision.as_dict(), attempts=attempts, **base)
-            waited = time.monotonic() - start
-            if waited > p["timeout"]:
-                self.withdraw(me.uuid)
-                self.fail(f"no slot for node {me.label()} within {p['timeout']} s: {decision.message}; "
-                          "raise the limit or the timeout, or check for stuck busy nodes",
-                          "timeout", holders=decision.as_dict(), attempts=attempts, waited=round(waited, 3),
-                          **base)
-            if sl.needs_refresh(lease, now, ttl):
-                lease = sl.refreshed(lease, now, ttl)
-                self.write(me.uuid, lease)
-            time.sleep(min(backoff.next(), max(0.0, p["timeout"] - waited) + 0.05))
-        held = sl.as_held(lease, time.time(), ttl)
-        self.write(me.uuid, held)
-        finish(self, changed=True, lease=held.to_extra(), ticket=held.ticket,
-               waited=round(time.monotonic() - start, 3), attempts=attempts, holders=decision.as_dict(),
-               msg=decision.message, diff={"before": {"marker": before}, "after": {"marker": held.to_extra()}},
-               **base)
-
-    # -- release ------------------------------------------------------------------------
-    def release(self) -> None:
-        p = self.params
-        me = self.read_node(p["node"])
-        if me is None:
-            self.fail(f"node {p['node']!r} not found; check the name/UUID and the cloud",
-                      ironic_errors.NOT_FOUND, node=p["node"])
-        base = self.base(me)
-        plan = sl.plan_release(me, self.run_id, p["force"])
-        before = me.lease.to_extra() if me.lease else None
-        if plan.action != sl.REMOVE:
-            if plan.action in (sl.FOREIGN, sl.IN_TRANSITION):
-                self.ansible.warn(plan.message)
-            finish(self, changed=False, release=plan.action, msg=plan.message, **base)
-        diff = {"before": {"marker": before}, "after": {"marker": None}}
-        if self.ansible.check_mode:
-            finish(self, changed=True, release=sl.REMOVE, diff=diff, **base)
+            raise errors.BadInput(problem if run_id else (
+                "run_id: not set; pass run_id, or set IRONWAVE_RUN_ID, or run the module through its "
+                "action plugin (the default), which derives one per run"))
+        if p["state"] == "acquired":
+            problems = sl.validate(p["limit"], p["lease_ttl"], p["timeout"], p["poll_interval"],
+                                   p["max_poll_interval"], p["scope"])
+            if problems:
+                raise errors.BadInput("; ".join(problems), run_id=run_id)
+        guard = RunControl.from_params(p.get(RUN_GUARD_OPTION))
+        self.timing = SlotTiming(float(p["lease_ttl"]))
+        request = SlotRequest(
+            node=p["node"], run_id=run_id, limit=p["limit"] or 1, scope=p["scope"], holder=p["holder"],
+            ttl=float(p["lease_ttl"]), timeout=float(p["timeout"]), poll_interval=p["poll_interval"],
+            max_poll_interval=p["max_poll_interval"], busy_states=frozenset(p["busy_states"]),
+            skip_states=tuple(p["skip_states"]), proc=slot_proc.run_proc(guard))
+        acquirer = SlotAcquirer(self.store(), request, guard)
+        check = self.ansible.check_mode
         try:
-            self.write(me.uuid, None)
-        except Exception as exc:  # noqa: BLE001 - two outcomes are not failures, see below
-            err = classify_exception(exc)
-            if err.status == 400 and "non-existent" in err.message:
-                finish(self, changed=False, release=sl.ABSENT, msg="marker already gone", **base)
-            if sl.IN_TRANSITION_RE.search(err.message) or err.kind == ironic_errors.NODE_LOCKED:
-                # Started moving meanwhile (or locked for longer than our retries): the marker
-                # stops counting once the node leaves its announced state; let it lapse.
-                msg = f"marker of node {me.label()} left to lapse: {err.message}"
-                self.ansible.warn(msg)
-                finish(self, changed=False, release=sl.IN_TRANSITION, msg=msg, **base)
-            raise
-        finish(self, changed=True, release=sl.REMOVE, diff=diff, **base)
+            if p["state"] == "released":
+                return {**acquirer.release(p["force"], check, self.stop_refresher(run_id)), "run_id": run_id}
+            result = acquirer.acquire(check, self.stop_refresher(run_id))
+        finally:
+            for warning in acquirer.warnings:
+                self.ansible.warn(warning)
+        held, since = result.pop("held_lease", None), result.pop("held_since", None)
+        if held is not None and guard.pid is not None:   # without a run guard nothing says when the run ends
+            result["refresher"] = self.start_refresher(result["node"], held, since, guard)
+        return {**result, "run_id": run_id}
+
+    def store(self) -> IronicSlotStore:
+        ops = Ops(self)
+        return IronicSlotStore(ops.request, ops.ident, self.params["poll_interval"], self.timing)
+
+    def stop_refresher(self, run_id: str):
+        """Stop this run's refresher of a node (before a release or a rewrite of its marker)."""
+        wait = self.timing.write_deadline + self.timing.read_deadline + 2.0
+        return lambda uuid: slot_daemon.stop(slot_daemon.pidfile_path(run_id, uuid), wait)
+
+    def start_refresher(self, uuid: str, lease: sl.Lease, since: float, guard: RunControl) -> int | None:
+        """Keep the held marker alive in a detached process (slot_refresh, slot_daemon)."""
+        path = slot_daemon.pidfile_path(lease.run_id, uuid)
+
+        def target(stopped) -> str:
+            self._conn = self._client = None  # a connection of its own, not the parent's sockets
+            return HeldRefresher(self.store(), uuid, lease, since, guard, stopped=stopped,
+                                 busy_states=frozenset(self.params["busy_states"])).run()
+        return slot_daemon.spawn(path, target, log=path[:-len(".pid")] + ".log")
 
 
 def main() -> None:

@@ -31,13 +31,16 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.vars.clean import remove_internal_keys
 
+from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import (
+    RUN_GUARD_OPTION, guard_for_controller)
+
 display = Display()
 
 ENV_SWITCH = "IRONWAVE_IN_WORKER"
 VAR_SWITCH = "ironwave_in_worker"
 MODULE_PACKAGE = "ansible_collections.ironwave.baremetal.plugins.modules"
 # The modules worth warming: the per-host hot path of a wave.
-HOT_MODULES = ("node_reserve", "node_deploy", "wave_slot")
+HOT_MODULES = ("node_reserve", "node_deploy", "wave_slot", "nova_server")
 
 
 def warm_imports() -> None:
@@ -78,7 +81,12 @@ def refusal(action, task_vars: dict) -> str | None:
 
 def execute(action, module: str, module_args: dict, task_vars: dict) -> dict[str, Any]:
     """Run `ironwave.baremetal.<module>` with `module_args`: in the worker when allowed, else as
-    a normal module. Returns the module result like ActionBase._execute_module."""
+    a normal module. Returns the module result like ActionBase._execute_module.
+    Fills `run_guard` (see module_utils/run_control.py): workers are forked from ansible-playbook,
+    so the parent PID names the run whose death or halt must stop this task."""
+    module_args = dict(module_args)
+    if not module_args.get(RUN_GUARD_OPTION):
+        module_args[RUN_GUARD_OPTION] = guard_for_controller(os.getppid(), task_vars.get("inventory_hostname"))
     why_not = refusal(action, task_vars)
     if why_not:
         display.vvv(f"ironwave: {module} runs as a module process ({why_not})")

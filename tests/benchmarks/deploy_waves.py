@@ -50,6 +50,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from ironwave_testlib import ironic_log  # noqa: E402 - after the path it lives on
+from ironwave_testlib.intervals import peak_overlap  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 STATE = ROOT / ".state" / "bench"
@@ -66,18 +70,8 @@ CASES = {"small": (60, 6), "large": (200, 20)}
 # The `ansible` package that bundles openstack.cloud 2.5, with the project's core and SDK.
 BASELINE_PINS = ["ansible==12.3.0", "ansible-core==2.19.14", "openstacksdk==4.22.0"]
 
-TS = r"(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)"
-ACCESS = re.compile(TS + r" \d+ \w+ ironic\.api \[[^\]]*\] \S+ - (?P<method>[A-Z]+) (?P<path>\S+) - "
-                    r"(?P<status>\d{3}) \((?P<ms>[\d.]+)ms\)")
-MOVED = re.compile(TS + r" .*Node (?P<node>[0-9a-f-]{36}) moved to provision state \"(?P<state>[^\"]+)\" "
-                   r"from state \"(?P<prev>[^\"]+)\"")
 
-
-# -- log analysis (pure) ------------------------------------------------------------------------
-def _ts(text: str) -> float:
-    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").timestamp()
-
-
+# -- log analysis (pure; the lines are read by the shared test helpers) ----------------------------
 @dataclass
 class LogWindow:
     requests: list[dict]
@@ -90,12 +84,13 @@ class LogWindow:
 
 
 def parse_log(text: str) -> LogWindow:
-    requests = [dict(m.groupdict(), t=_ts(m["ts"])) for m in ACCESS.finditer(text)]
+    requests = [dict(method=r.method, path=r.path, status=str(r.status), ms=r.ms or 0.0, t=r.ts)
+                for r in ironic_log.requests(text) if r.ts is not None]
     start: dict[str, float] = {}
     busy: dict[str, tuple[float, float]] = {}
     failed = []
-    for m in MOVED.finditer(text):
-        t, node, state, prev = _ts(m["ts"]), m["node"], m["state"], m["prev"]
+    for m in ironic_log.moves(text):
+        t, node, state, prev = m.ts, m.node, m.state, m.prev
         if state == "deploying" and prev == "available":
             start.setdefault(node, t)
         elif state == "active" and node in start:
@@ -103,15 +98,6 @@ def parse_log(text: str) -> LogWindow:
         elif state in ("deploy failed", "error") and node in start:
             failed.append(node)
     return LogWindow(requests, busy, failed)
-
-
-def peak_concurrency(intervals: list[tuple[float, float]]) -> int:
-    events = sorted([(a, 1) for a, _ignored in intervals] + [(b, -1) for _ignored, b in intervals], key=lambda e: (e[0], e[1]))
-    peak = cur = 0
-    for _ignored, d in events:
-        cur += d
-        peak = max(peak, cur)
-    return peak
 
 
 def zero_gap_makespan(intervals: list[tuple[float, float]], concurrency: int) -> float:
@@ -148,7 +134,7 @@ def analyse(win: LogWindow, concurrency: int) -> dict[str, Any]:
         "requests": len(win.requests),
         "requests_per_node": round(len(win.requests) / win.deployed, 2) if win.deployed else None,
         "http_503": sum(1 for r in win.requests if r["status"] == "503"),
-        "peak_busy": peak_concurrency(intervals),
+        "peak_busy": peak_overlap(intervals),
         "request_kinds": dict(kinds.most_common()),
     }
 
@@ -425,10 +411,10 @@ class Scenario:
 
 
 def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
-    # Ours: playbooks/deploy.yml as shipped (reserve + deploy inside the wave window, C more hosts
-    # prefetched, busy gate = C), only the schedule varied. forks 25 (the collection's default) is
-    # above 2C; the busy gate, not forks, bounds Ironic-busy nodes (peak shows it).
-    gate = {"ironwave_wave_size": c, "ironwave_wave_prefetch": c, "deploy_busy_limit": c}
+    # Ours: playbooks/deploy.yml as shipped with deploy_limit C (window C, C more hosts prefetched,
+    # busy gate C), only the schedule varied. forks 25 (the collection's default) is above 2C; the
+    # busy gate, not forks, bounds Ironic-busy nodes (peak shows it).
+    gate = {"deploy_limit": c}
     uuid = {"deploy_reserve_mode": "instance_uuid"}
     out = [
         Scenario("ours wave, 1 wave, uuid", "ours", max(2 * c, 25), {"ironwave_wave_schedule": ["100%"], **gate, **uuid}),
@@ -438,8 +424,8 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
                  {"ironwave_wave_schedule": ["100%"], "deploy_poll_interval": round(3.0 / c, 2), **gate, **uuid}),
         Scenario("ours wave, 1 wave, allocation", "ours", max(2 * c, 25), {"ironwave_wave_schedule": ["100%"], **gate}),
         Scenario("ours wave [1, C] canary, uuid", "ours", max(2 * c, 25), {"ironwave_wave_schedule": [1, c], **gate, **uuid}),
-        Scenario("ours host_pinned forks C", "builtin", c, {"ironwave_global_limit": 0}),
-        Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c, {"ironwave_global_limit": c}),
+        Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0}),
+        Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c, {"deploy_limit": c, "deploy_limit_scope": "cloud"}),
         Scenario("oc serial: C", "baseline", c, label="serial"),
         Scenario("oc free + throttle: C", "baseline", c, label="free_throttle"),
         Scenario("oc host_pinned forks C", "baseline", c, label="host_pinned"),

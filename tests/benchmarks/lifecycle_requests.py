@@ -25,8 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from ironwave_testlib import ironic_log  # noqa: E402 - after the path it lives on
+from ironwave_testlib.nodes import make_available  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
-ACCESS = re.compile(r"ironic\.api .* (?P<method>GET|POST|PUT|PATCH|DELETE) (?P<path>\S+) - (?P<status>\d{3})")
 
 PLAYBOOK = """
 - name: Reserve, deploy, wait
@@ -59,7 +62,8 @@ PLAYBOOK = """
 
 
 def access(log: Path) -> list[dict]:
-    return [m.groupdict() for m in ACCESS.finditer(log.read_text(encoding="utf-8", errors="replace"))]
+    return [dict(method=r.method, path=r.path, status=str(r.status))
+            for r in ironic_log.requests(log.read_text(encoding="utf-8", errors="replace"))]
 
 
 def kind(line: dict) -> str:
@@ -78,16 +82,8 @@ def main() -> None:
     import openstack
     conn = openstack.connect(cloud=args.cloud, baremetal_status_code_retries=0)
     rc = f"bench-{uuid.uuid4().hex[:6]}"
-    nodes = [conn.baremetal.create_node(driver="fake-hardware", name=f"{rc}-{i}", resource_class=rc)
-             for i in range(args.nodes)]
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "manage")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "manageable", timeout=300)
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "provide")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "available", timeout=300)
-    for n in nodes:
-        conn.baremetal.set_node_power_state(n, "power off")
+    nodes = make_available(conn, [f"{rc}-{i}" for i in range(args.nodes)], timeout=300,
+                           node_fields=lambda i: {"resource_class": rc})
 
     tmp = Path(tempfile.mkdtemp(prefix="ironwave-bench-"))
     hosts = {f"{rc}-host-{i}": {} for i in range(args.nodes)}

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: ironwave.baremetal contributors
 # Apache License 2.0 (see LICENSE)
-"""Fixtures that run a real local Ironic through playbooks/local_ironic.yml.
+"""Fixtures that run a real local Ironic (the helpers live in tests/lib/ironwave_testlib).
 
 - `local_ironic` (session): one Ironic on 127.0.0.1:$IRONWAVE_TEST_PORT (default 6395), cloud
   `ironwave-test`, state and clouds.yaml in a temp dir. Treat it as shared: don't stop or
@@ -10,223 +10,28 @@
   another instance (e.g. `max_concurrent_deploy=2`); its port defaults to the first free one from
   base+2 up (base+1 is left to the molecule scenario's 6396).
 Every instance is stopped by its PID (state=stopped) at the end of the session, even after failures.
-The Ironic venv is shared between runs (and with molecule): $IRONWAVE_IRONIC_VENV, default <repo>/.state/ironic-venv,
-installed once under a file lock (safe with pytest-xdist; each xdist worker shifts its ports by 10).
+Each pytest-xdist worker shifts its ports by 10.
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
-import socket
-import subprocess
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / ".venv" / "bin"
-PLAYBOOK = REPO / "playbooks" / "local_ironic.yml"
-IRONIC_VENV = Path(os.environ.get("IRONWAVE_IRONIC_VENV") or REPO / ".state" / "ironic-venv")
+from ironwave_testlib.local_ironic import IronicFactory, LocalIronic
+from ironwave_testlib.playbook import run_playbook
+
+# Older tests import these from conftest; the helpers themselves live in ironwave_testlib.
+__all__ = ["IronicFactory", "LocalIronic", "run_playbook"]
+
 _WORKER = int(re.sub(r"\D", "", os.environ.get("PYTEST_XDIST_WORKER", "gw0")) or 0)
 BASE_PORT = int(os.environ.get("IRONWAVE_TEST_PORT", "6395")) + 10 * _WORKER
-RECAP = re.compile(r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+"
-                   r"unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
-
-
-@dataclass
-class PlaybookResult:
-    rc: int
-    stdout: str
-    stderr: str
-    args: list[str]
-
-    @property
-    def recap(self) -> dict[str, dict[str, int]]:
-        """PLAY RECAP per host: {'localhost': {'ok': 21, 'changed': 0, ...}}."""
-        return {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
-                for m in RECAP.finditer(self.stdout)}
-
-    @property
-    def changed(self) -> int:
-        return sum(host["changed"] for host in self.recap.values())
-
-    @property
-    def output(self) -> str:
-        return f"$ {' '.join(self.args)}\n{self.stdout}\n{self.stderr}"
-
-
-def base_env(clouds_yaml: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               OS_CLIENT_CONFIG_FILE=str(clouds_yaml), PYTHONDONTWRITEBYTECODE="1")
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    # The wave report of test runs goes next to the test's clouds.yaml, not into the checkout's reports/.
-    env.setdefault("IRONWAVE_WAVE_REPORT_PATH", str(clouds_yaml.parent / "wave-report.json"))
-    env.setdefault("IRONWAVE_WAVE_SVG_PATH", str(clouds_yaml.parent / "wave-timeline.svg"))
-    return env
-
-
-def run_playbook(playbook: str | Path, extra_vars: dict[str, Any], env: dict[str, str],
-                 *args: str, timeout: int = 900) -> PlaybookResult:
-    """ansible-playbook from the repo's venv, extra vars as JSON (types kept)."""
-    cmd = [str(BIN / "ansible-playbook"), str(playbook), "-e", json.dumps(extra_vars), *args]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
-    return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, cmd)
-
-
-@dataclass
-class LocalIronic:
-    """One local Ironic started through the role."""
-
-    name: str
-    port: int
-    cloud: str
-    state_dir: Path  # the role's local_ironic_state_dir
-    clouds_yaml: Path
-    role_vars: dict[str, Any] = field(default_factory=dict)
-    _conn: Any = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.state_dir / "ironic.pid"
-
-    @property
-    def config_file(self) -> Path:
-        return self.state_dir / "ironic.conf"
-
-    @property
-    def log_file(self) -> Path:
-        return self.state_dir / "ironic.log"
-
-    @property
-    def pid(self) -> int | None:
-        try:
-            return int(self.pidfile.read_text().strip())
-        except (OSError, ValueError):
-            return None
-
-    @property
-    def env(self) -> dict[str, str]:
-        """Environment for subprocesses (ansible-playbook, openstack CLI) aimed at this Ironic."""
-        env = base_env(self.clouds_yaml)
-        env["OS_CLOUD"] = self.cloud
-        return env
-
-    def vars(self, **overrides: Any) -> dict[str, Any]:
-        """The role variables of this instance, with overrides."""
-        base = dict(local_ironic_port=self.port, local_ironic_cloud_name=self.cloud,
-                    local_ironic_state_dir=str(self.state_dir), local_ironic_venv=str(IRONIC_VENV),
-                    local_ironic_clouds_yaml=str(self.clouds_yaml))
-        base.update(self.role_vars)
-        base.update(overrides)
-        return base
-
-    def playbook(self, state: str = "started", **overrides: Any) -> PlaybookResult:
-        """Run playbooks/local_ironic.yml for this instance (no assertion on the outcome)."""
-        return run_playbook(PLAYBOOK, self.vars(local_ironic_state=state, **overrides), self.env)
-
-    def run_playbook(self, playbook: str | Path, extra_vars: dict[str, Any] | None = None,
-                     *args: str) -> PlaybookResult:
-        """Run any playbook with this instance's environment (OS_CLOUD, OS_CLIENT_CONFIG_FILE)."""
-        return run_playbook(playbook, dict(extra_vars or {}), self.env, *args)
-
-    def start(self, **overrides: Any) -> PlaybookResult:
-        with _install_lock():
-            result = self.playbook("started", **overrides)
-        assert result.rc == 0, result.output
-        return result
-
-    def stop(self) -> PlaybookResult:
-        return self.playbook("stopped")
-
-    def api_answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.endpoint}/v1", timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    @property
-    def conn(self):
-        """An openstacksdk connection to this cloud (no SDK-side retries of 409/503)."""
-        if self._conn is None:
-            import openstack
-
-            # openstacksdk reads OS_CLIENT_CONFIG_FILE (set for the session by the factory).
-            assert os.environ.get("OS_CLIENT_CONFIG_FILE") == str(self.clouds_yaml)
-            self._conn = openstack.connect(cloud=self.cloud, baremetal_status_code_retries=0)
-        return self._conn
-
-
-class _install_lock:
-    """Serialise first runs so that concurrent sessions install the shared venv once."""
-
-    def __enter__(self):
-        IRONIC_VENV.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(f"{IRONIC_VENV}.lock", "w", encoding="utf-8")  # noqa: SIM115
-        fcntl.flock(self._fh, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self._fh, fcntl.LOCK_UN)
-        self._fh.close()
-
-
-class IronicFactory:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.clouds_yaml = root / "clouds.yaml"
-        self.instances: list[LocalIronic] = []
-        self._next_port = BASE_PORT + 2
-
-    def __call__(self, name: str, port: int | None = None, cloud: str | None = None,
-                 start: bool = True, **role_vars: Any) -> LocalIronic:
-        """A new instance; role_vars are role variables without the `local_ironic_` prefix,
-        e.g. `max_concurrent_deploy=2`, `fake_deploy_delay="1,2"`."""
-        if port is None:
-            port = self._free_port()
-        inst = LocalIronic(name=name, port=port, cloud=cloud or f"ironwave-test-{name}",
-                           state_dir=self.root / name / "ironic", clouds_yaml=self.clouds_yaml,
-                           role_vars={f"local_ironic_{k}": v for k, v in role_vars.items()})
-        self.instances.append(inst)
-        if start:
-            inst.start()
-        return inst
-
-    def _free_port(self) -> int:
-        """The next port from base+2 up that nothing listens on (other engineers' instances and
-        molecule scenarios share 127.0.0.1)."""
-        while True:
-            port, self._next_port = self._next_port, self._next_port + 1
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.settimeout(1)
-                if sock.connect_ex(("127.0.0.1", port)) != 0:
-                    return port
-
-    def stop_all(self) -> list[str]:
-        problems = []
-        for inst in self.instances:
-            if inst.pid is None:
-                continue
-            result = inst.stop()
-            if result.rc != 0:
-                problems.append(result.output)
-        return problems
 
 
 @pytest.fixture(scope="session")
 def local_ironic_factory(tmp_path_factory):
-    factory = IronicFactory(tmp_path_factory.mktemp("local-ironic"))
+    factory = IronicFactory(tmp_path_factory.mktemp("local-ironic"), BASE_PORT)
     monkey = pytest.MonkeyPatch()
     monkey.setenv("OS_CLIENT_CONFIG_FILE", str(factory.clouds_yaml))
     try:

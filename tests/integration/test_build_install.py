@@ -19,9 +19,12 @@ PLUGIN_DIRS = {"modules": "module", "strategy": "strategy", "callback": "callbac
 
 
 def _plugins() -> list[tuple[str, str]]:
+    """Every plugin by FQCN. A filter/test file may hold several plugins; each is documented by a
+    YAML file named after it, so those kinds are listed by their YAML documentation."""
     found = []
     for folder, kind in PLUGIN_DIRS.items():
-        for path in sorted((REPO / "plugins" / folder).glob("*.py")):
+        pattern = "*.yml" if kind in ("filter", "test") else "*.py"
+        for path in sorted((REPO / "plugins" / folder).glob(pattern)):
             if not path.name.startswith("_"):
                 found.append((kind, f"ironwave.baremetal.{path.stem}"))
     return found

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_playbook
+from ironwave_testlib import ironic_log
+from ironwave_testlib.paths import PLAYBOOKS
+from ironwave_testlib.playbook import run_playbook
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = PLAYBOOKS.parent
 
 
 def _enroll(ironic, prefix: str, count: int, octet: int) -> None:
@@ -48,7 +50,8 @@ def _placements(conn, prefix: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("playbook,extra", [
-    ("deploy.yml", {"ironwave_wave_schedule": [1, 3], "ironwave_wave_size": 3}),
+    ("deploy.yml", {"deploy_limit": 3}),
+    # The variable of the previous release still works, with a deprecation warning.
     ("deploy_builtin.yml", {"ironwave_global_limit": 2}),
 ])
 def test_deploy_role_places_every_instance_once_and_reruns_idempotently(local_ironic, tmp_path, playbook, extra):
@@ -58,6 +61,11 @@ def test_deploy_role_places_every_instance_once_and_reruns_idempotently(local_ir
     inv = _inventory(tmp_path, local_ironic, prefix, hosts)
     first = local_ironic.run_playbook(REPO / "playbooks" / playbook, extra, "-i", str(inv), "--forks", "6")
     assert first.rc == 0, first.output
+    if "ironwave_global_limit" in extra:
+        assert re.search(r"DEPRECATION WARNING\]: The deploy role variable ironwave_global_limit \(set to 2\) is "
+                         r"deprecated: use deploy_limit with deploy_limit_scope: cloud", first.output), first.output
+    else:
+        assert "DEPRECATION WARNING]: The deploy role variable" not in first.output
     conn = local_ironic.conn
     placements = _placements(conn, prefix)
     assert sorted(placements) == sorted(hosts)
@@ -69,25 +77,6 @@ def test_deploy_role_places_every_instance_once_and_reruns_idempotently(local_ir
     assert second.rc == 0, second.output
     assert all(r["changed"] == 0 for h, r in second.recap.items() if h in hosts), second.output
     assert _placements(conn, prefix) == placements
-
-
-MOVED = re.compile(r"Node (?P<node>[0-9a-f-]{36}) moved to provision state \"(?P<state>[^\"]+)\"")
-ACCESS = re.compile(r"ironic\.api \[[^\]]*\] \S+ - (?P<method>[A-Z]+) (?P<path>\S+) - (?P<status>\d{3})")
-
-
-def _peak_busy(log_text: str, uuids: set[str]) -> int:
-    """Most of `uuids` deploying at once, replayed from Ironic's own state-change log lines."""
-    busy: set[str] = set()
-    peak = 0
-    for m in MOVED.finditer(log_text):
-        if m["node"] not in uuids:
-            continue
-        if m["state"] in ("deploying", "wait call-back"):
-            busy.add(m["node"])
-        else:
-            busy.discard(m["node"])
-        peak = max(peak, len(busy))
-    return peak
 
 
 def test_busy_gate_with_prefetch_bounds_ironic_busy_nodes(local_ironic, tmp_path):
@@ -102,28 +91,174 @@ def test_busy_gate_with_prefetch_bounds_ironic_busy_nodes(local_ironic, tmp_path
     uuids = {n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
     report = tmp_path / "report.json"
     env = {**local_ironic.env, "IRONWAVE_WAVE_REPORT_PATH": str(report)}
-    offset = local_ironic.log_file.stat().st_size
+    cursor = local_ironic.log_cursor()
     extra = {"ironwave_wave_schedule": ["100%"], "ironwave_wave_size": 2, "ironwave_wave_prefetch": 4,
-             "deploy_busy_limit": 2, "deploy_reserve_mode": "instance_uuid",
+             "deploy_limit": 2, "deploy_reserve_mode": "instance_uuid",
              "deploy_image_source": "http://127.0.0.1/gate.img"}
     result = run_playbook(REPO / "playbooks" / "deploy.yml", extra, env, "-i", str(inv), "--forks", "10")
     assert result.rc == 0, result.output
-    time.sleep(1.0)  # access lines are written after the response
-    with open(local_ironic.log_file, "rb") as fh:
-        fh.seek(offset)
-        text = fh.read().decode("utf-8", errors="replace")
+    text = cursor.text()  # waits a second: access lines are written after the response
 
     nodes = [n for n in conn.baremetal.nodes(details=True) if n.name.startswith(prefix)]
     assert sorted(n.provision_state for n in nodes) == ["active"] * 8
     assert all(n.instance_info.get("image_source") == "http://127.0.0.1/gate.img" for n in nodes)
     assert len({n.instance_id for n in nodes}) == 8
-    assert _peak_busy(text, uuids) == 2, "the busy gate must hold Ironic at 2 deploying nodes and reach 2"
-    requests = [m.groupdict() for m in ACCESS.finditer(text)]
-    patches = [r for r in requests if r["method"] == "PATCH" and r["path"].split("/")[3] in uuids]
-    deploys = [r for r in requests if r["method"] == "PUT" and r["path"].endswith("/states/provision")]
-    assert len(patches) == 8 and len(deploys) == 8, [f"{r['method']} {r['path']}" for r in requests]
+    assert ironic_log.peak_busy(text, uuids) == 2, "the busy gate must hold Ironic at 2 deploying nodes and reach 2"
+    requests = ironic_log.requests(text)
+    patches = [r for r in requests if r.method == "PATCH" and r.node in uuids]
+    deploys = [r for r in requests if r.is_deploy]
+    assert len(patches) == 8 and len(deploys) == 8, [f"{r.method} {r.path}" for r in requests]
     play = json.loads(report.read_text())["plays"][-1]
     assert play["peak_in_flight"] == 6, "window 2 + prefetch 4 hosts in flight"
+
+
+@pytest.mark.parametrize("scope", ["run", "cloud"])
+def test_deploy_limit_bounds_busy_nodes_under_host_pinned(local_ironic, tmp_path, scope):
+    """playbooks/deploy_builtin.yml gives deploy_limit the same guarantee as deploy.yml: forks 8,
+    deploy_limit 2 -> at most 2 nodes deploying in Ironic's log (and 2 reached), every node active;
+    scope cloud takes a wave_slot lease per node (its marker PATCHes show in the log), run does not."""
+    prefix = f"dr-{scope[0]}l-"
+    _enroll(local_ironic, prefix, 6, 0x15 if scope == "run" else 0x16)
+    hosts = [f"{prefix}inst-{i}" for i in range(6)]
+    inv = _inventory(tmp_path, local_ironic, prefix, hosts)
+    conn = local_ironic.conn
+    uuids = {n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
+    cursor = local_ironic.log_cursor()
+    result = local_ironic.run_playbook(REPO / "playbooks" / "deploy_builtin.yml",
+                                       {"deploy_limit": 2, "deploy_limit_scope": scope}, "-i", str(inv), "--forks", "8")
+    assert result.rc == 0, result.output
+    assert "DEPRECATION WARNING]: The deploy role variable" not in result.output
+    text = cursor.text()
+    assert sorted(n.provision_state for n in conn.baremetal.nodes(details=True)
+                  if n.name.startswith(prefix)) == ["active"] * 6
+    assert ironic_log.peak_busy(text, uuids) == 2, "deploy_limit 2 must hold Ironic at 2 deploying nodes and reach 2"
+    slot_tasks = "Take a slot of the cloud-counted deploy limit" in result.output
+    assert slot_tasks is (scope == "cloud"), result.output
+
+
+def _bound_at(changes: list[dict], at: float, cap: int, slack: float = 1.0) -> int:
+    """The busy limit the strategy had published at `at` (None = the configured `cap`), the
+    highest one in force during the `slack` seconds before: a gate decision precedes its request."""
+    def at_time(t: float) -> int:
+        bound = cap
+        for change in changes:
+            if change["at"] <= t:
+                bound = change["busy_limit"] or cap
+        return bound
+    return max(at_time(at - slack), at_time(at))
+
+
+def test_backpressure_lowers_the_busy_limit_of_prefetched_hosts(local_ironic_factory, tmp_path):
+    """Defect 6: Ironic takes 2 deploys at once (max_concurrent_deploy 2), the run allows 4
+    (deploy_limit 4: window 4 + prefetch 4). The surplus requests get HTTP 503 and node_deploy
+    signals backpressure at once; the strategy must then lower the busy limit that node_deploy's
+    gate applies - shrinking the window alone leaves prefetched hosts at the gate admitting 4. From
+    Ironic's log: a node is 'pushed' from its first deploy request (503s included) until active;
+    the limit dropped after the first 503 and before that node went active, more than the lowered
+    limit were pushed before it, and every node admitted after it was admitted with at most the
+    lowered limit pushed."""
+    ironic = local_ironic_factory("busy2", max_concurrent_deploy=2)
+    prefix = "bp-"
+    # Enough hosts that some are admitted after the first backpressure: node_deploy reports it
+    # as its host leaves, i.e. after its node went active.
+    _enroll(ironic, prefix, 20, 0x17)
+    hosts = [f"{prefix}inst-{i:02d}" for i in range(20)]
+    inv = _inventory(tmp_path, ironic, prefix, hosts)
+    uuids = {n.id for n in ironic.conn.baremetal.nodes() if n.name.startswith(prefix)}
+    report = tmp_path / "report.json"
+    env = {**ironic.env, "IRONWAVE_WAVE_REPORT_PATH": str(report)}
+    cursor = ironic.log_cursor()
+    result = run_playbook(REPO / "playbooks" / "deploy.yml",
+                          {"deploy_limit": 4, "ironwave_wave_schedule": [1, 19], "ironwave_wave_max_failures": [0, 2],
+                           "deploy_reserve_mode": "instance_uuid"},
+                          env, "-i", str(inv), "--forks", "10")
+    assert result.rc == 0, result.output
+    text = cursor.text()
+    assert sorted(n.provision_state for n in ironic.conn.baremetal.nodes(details=True)
+                  if n.name.startswith(prefix)) == ["active"] * 20
+
+    # Pushed intervals per node: first deploy request (any status) -> active.
+    first_put: dict[str, float] = {}
+    first_refused: dict[str, float] = {}
+    for req in ironic_log.requests(text):
+        if req.is_deploy and req.node in uuids:
+            first_put.setdefault(req.node, req.ts)
+            if req.status == 503:
+                first_refused.setdefault(req.node, req.ts)
+    refused = len(first_refused)
+    active = {m.node: m.ts for m in ironic_log.moves(text) if m.node in uuids and m.state == "active"}
+    assert refused > 0, "Ironic must have pushed back for this test to mean anything"
+
+    def pushed_at(t: float) -> int:
+        return sum(1 for n, start in first_put.items() if start <= t < active.get(n, float("inf")))
+
+    play = json.loads(report.read_text())["plays"][-1]
+    changes = play["busy_bound_changes"]
+    assert changes and changes[0]["busy_limit"] < 4, (
+        "backpressure must lower the busy limit published to node_deploy's gate: %s" % changes)
+    lowered_at = changes[0]["at"]
+    # The refused task signals at once (run control file), so the limit drops while it still
+    # retries - not when its host leaves, by which time every host may have been admitted at 4.
+    first = min(first_refused, key=first_refused.get)
+    assert first_refused[first] < lowered_at < active[first], (first_refused[first], lowered_at, active[first])
+    assert max(pushed_at(t) for t in first_put.values() if t < lowered_at) > changes[0]["busy_limit"]
+    late = sorted(t for t in first_put.values() if t > lowered_at)
+    assert late, "some nodes must have been admitted after the limit was lowered"
+    for t in late:
+        assert pushed_at(t) <= _bound_at(changes, t, 4), (t, pushed_at(t), changes)
+    assert any(pushed_at(t) < 4 for t in late)
+
+
+HALT_STEPS = [{"interface": "deploy", "args": {}, "priority": 50}]  # no "step": node_deploy refuses it
+
+
+def test_a_tripped_budget_stops_prefetched_hosts_before_their_deploy_request(local_ironic_factory, tmp_path):
+    """Defect 6: waves [1, 2, 2], budget 0, deploy_limit 2 (window 2 + prefetch 2). The canary is
+    already active; two nodes outside the run keep Ironic's busy count at the limit, so wave 2's
+    and wave 3's hosts reserve and wait at the busy gate. One wave-2 deploy fails: the budget trips
+    and no node reserved by a wave-3 host (nor the other wave-2 host, also still waiting) may
+    receive a deploy request - in Ironic's log - even after the outside nodes are done."""
+    ironic = local_ironic_factory("halt", max_concurrent_deploy=2, fake_deploy_delay="6,8")
+    prefix = "ht-"
+    _enroll(ironic, prefix, 5, 0x18)
+    _enroll(ironic, "blk-", 2, 0x19)
+    hosts = [f"{prefix}inst-{i}" for i in range(5)]  # canary 0; wave 2: 1, 2; wave 3: 3, 4
+    inv = _inventory(tmp_path, ironic, prefix, hosts)
+    inv_data = yaml.safe_load(inv.read_text())
+    inv_data["baremetal"]["hosts"][hosts[2]] = {"deploy_steps": HALT_STEPS}
+    inv.write_text(yaml.safe_dump(inv_data))
+    extra = {"deploy_limit": 2, "ironwave_wave_schedule": [1, 2], "ironwave_wave_max_failures": 0,
+             "deploy_reserve_mode": "instance_uuid"}
+    canary = run_playbook(REPO / "playbooks" / "deploy.yml", extra, ironic.env, "-i", str(inv), "--limit", hosts[0])
+    assert canary.rc == 0, canary.output
+
+    conn = ironic.conn
+    for node in conn.baremetal.nodes():
+        if node.name.startswith("blk-"):
+            conn.baremetal.set_node_provision_state(node, "active")
+    cursor = ironic.log_cursor()
+    report = tmp_path / "report.json"
+    result = run_playbook(REPO / "playbooks" / "deploy.yml", extra,
+                          {**ironic.env, "IRONWAVE_WAVE_REPORT_PATH": str(report)}, "-i", str(inv), "--forks", "10")
+    assert result.rc != 0, result.output
+    play = json.loads(report.read_text())["plays"][-1]
+    assert play["halted"] and "wave 2/" in play["halt_reason"], play["halt_reason"]
+    # Wait until the outside nodes are done: a waiting host would deploy right then.
+    deadline = time.time() + 120
+    while any(n.provision_state != "active" for n in conn.baremetal.nodes(details=True) if n.name.startswith("blk-")):
+        assert time.time() < deadline
+        time.sleep(1.0)
+    time.sleep(3.0)
+    text = cursor.text()
+
+    nodes = {n.id: n for n in conn.baremetal.nodes(details=True) if n.name.startswith(prefix)}
+    by_instance = {n.instance_info.get("display_name"): n.id for n in nodes.values() if n.instance_id}
+    wave3 = {by_instance[h] for h in hosts[3:] if h in by_instance}
+    deployed = {r.node for r in ironic_log.requests(text) if r.is_deploy}
+    assert not deployed & wave3, "wave-3 nodes received a deploy request after the budget tripped"
+    assert not deployed & set(nodes), "no node of the run may receive a deploy request in this run"
+    assert all(n.provision_state in ("available", "active") for n in nodes.values())
+    assert "the run was halted" in result.output, result.output
 
 
 # The head of the small controller-side plays below (str.format templates: {{ }} are literal).

@@ -22,15 +22,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-COLLECTIONS = REPO / ".build" / "collections"
-PYTHON = REPO / ".venv" / "bin" / "python"
-MODULES = REPO / "plugins" / "modules"
-ACCESS = re.compile(r"ironic\.api .* (?P<method>GET|POST|PUT|PATCH|DELETE) (?P<path>\S+) - (?P<status>\d{3})")
+from ironwave_testlib import ironic_log
+from ironwave_testlib.module_runner import ModuleRunner, module_env
+from ironwave_testlib.nodes import make_available
+from ironwave_testlib.paths import BIN, REPO
+from ironwave_testlib.playbook import playbook_command
 
 
 @dataclass
@@ -40,15 +39,10 @@ class Cloud:
     log_file: Path
 
     def env(self, cache_dir: Path) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(OS_CLIENT_CONFIG_FILE=str(self.clouds_yaml), PYTHONPATH=str(COLLECTIONS),
-                   IRONWAVE_POLL_CACHE_DIR=str(cache_dir), ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-                   ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
-        return env
+        return module_env(self.clouds_yaml, cache_dir)
 
-    def access_lines(self) -> list[dict]:
-        text = self.log_file.read_text(encoding="utf-8", errors="replace")
-        return [m.groupdict() for m in ACCESS.finditer(text)]
+    def access_lines(self) -> list[ironic_log.Request]:
+        return ironic_log.requests(self.log_file.read_text(encoding="utf-8", errors="replace"))
 
 
 @pytest.fixture(scope="module")
@@ -80,55 +74,16 @@ def cache_dir(tmp_path) -> Path:
     return tmp_path / "poll-cache"
 
 
-class Runner:
-    def __init__(self, cloud: Cloud, cache_dir: Path, tmp: Path) -> None:
-        self.cloud, self.cache_dir, self.tmp = cloud, cache_dir, tmp
-
-    def start(self, module: str, check: bool = False, **args: Any) -> tuple[subprocess.Popen, float]:
-        args = {"cloud": self.cloud.name, **args}
-        if check:
-            args["_ansible_check_mode"] = True
-        path = self.tmp / f"{module}-{uuid.uuid4().hex[:8]}.json"
-        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-        proc = subprocess.Popen([str(PYTHON), str(MODULES / f"{module}.py"), str(path)], cwd=REPO,
-                                env=self.cloud.env(self.cache_dir), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        return proc, time.monotonic()
-
-    @staticmethod
-    def finish(started: tuple[subprocess.Popen, float], timeout: float = 300) -> dict:
-        proc, t0 = started
-        out, err = proc.communicate(timeout=timeout)
-        elapsed = time.monotonic() - t0
-        try:
-            result = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise AssertionError(f"module printed no JSON: {out}\n{err}") from None
-        result["_elapsed"] = elapsed
-        return result
-
-    def __call__(self, module: str, check: bool = False, **args: Any) -> dict:
-        return self.finish(self.start(module, check, **args))
-
-
 @pytest.fixture
-def run(cloud, cache_dir, tmp_path) -> Runner:
-    return Runner(cloud, cache_dir, tmp_path)
+def run(cloud, cache_dir, tmp_path) -> ModuleRunner:
+    return ModuleRunner(cloud.name, cloud.env(cache_dir), tmp_path)
 
 
 def make_nodes(conn, count: int, memory=lambda i: 65536) -> tuple[str, list]:
     """`count` available nodes with a resource class of their own, so tests never share a pool."""
     rc = f"lc-{uuid.uuid4().hex[:8]}"
-    nodes = [conn.baremetal.create_node(driver="fake-hardware", name=f"{rc}-{i}", resource_class=rc,
-                                        properties={"memory_mb": memory(i)}) for i in range(count)]
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "manage")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "manageable", timeout=120)
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "provide")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "available", timeout=120)
-    for n in nodes:  # allocations skip nodes without a power state (see local-ironic notes)
-        conn.baremetal.set_node_power_state(n, "power off")
+    nodes = make_available(conn, [f"{rc}-{i}" for i in range(count)],
+                           node_fields=lambda i: {"resource_class": rc, "properties": {"memory_mb": memory(i)}})
     return rc, [conn.baremetal.get_node(n.id) for n in nodes]
 
 
@@ -208,6 +163,25 @@ def test_pool_exhausted_names_filter(conn, run):
     assert bad["failed"] and "invalid JMESPath in 'expression'" in bad["msg"]
 
 
+def test_rerun_releases_our_node_in_maintenance_and_reserves_another(conn, cloud, run):
+    """A node of the instance that cannot be deployed again without an operator is released
+    (its allocation deleted) and another node reserved; no other allocation is touched."""
+    rc, nodes = make_nodes(conn, 2)
+    name = f"mnt-{uuid.uuid4().hex[:6]}"
+    first = run("node_reserve", instance_name=name, resource_class=rc)
+    assert not first.get("failed"), first
+    conn.baremetal.set_node_maintenance(first["node"], reason="disk failed")
+    again = run("node_reserve", instance_name=name, resource_class=rc)
+    assert not again.get("failed") and again["changed"] and again["node"] != first["node"], again
+    assert conn.baremetal.get_node(first["node"]).instance_id is None
+    assert conn.baremetal.get_node(again["node"]).instance_id == again["instance_uuid"]
+    mine = [a for a in conn.baremetal.allocations() if a.name == name]
+    assert [a.node_id for a in mine] == [again["node"]]
+    # And a third run hands that node back unchanged.
+    third = run("node_reserve", instance_name=name, resource_class=rc)
+    assert (third["changed"], third["node"]) == (False, again["node"]), third
+
+
 def test_deploy_refuses_foreign_instance_and_leaves_node_alone(conn, run):
     nodes = make_nodes(conn, 1)[1]
     foreign = str(uuid.uuid4())
@@ -278,7 +252,7 @@ def test_release_only_for_expected_instance(conn, run):
     assert not run("node_release", node=nodes[0].id, instance_name=name)["changed"]
 
 
-def test_eight_at_once_with_deploy_limit_two_reports_backpressure(conn, run):
+def test_eight_at_once_with_deploy_limit_two_reports_backpressure(conn, cloud, run):
     """Ironic has max_concurrent_deploy = 2: the excess of 8 simultaneous deploy requests gets
     HTTP 503, which the modules retry with backoff and report as backpressure; all end active."""
     rc, nodes = make_nodes(conn, 8)
@@ -286,7 +260,7 @@ def test_eight_at_once_with_deploy_limit_two_reports_backpressure(conn, run):
     reserved = [run.finish(p) for p in [run.start("node_reserve", instance_name=n, resource_class=rc)
                                         for n in names]]
     assert not [r for r in reserved if r.get("failed")], reserved
-    mark = len(run.cloud.access_lines())
+    mark = len(cloud.access_lines())
     started = []
     for i, (n, r) in enumerate(zip(names, reserved)):
         if i == 2:  # once the first two are deploying, the next six exceed the limit of 2
@@ -304,7 +278,7 @@ def test_eight_at_once_with_deploy_limit_two_reports_backpressure(conn, run):
     assert seen_503 > 0 and any(d["backpressure"] for d in deploys)
     assert all(d["error_kinds_seen"].keys() <= {"concurrent_action_limit", "node_locked"} for d in deploys)
     # Ironic's own access log agrees: it answered 503 at least as often as the modules reported.
-    served_503 = sum(1 for line in run.cloud.access_lines()[mark:] if line["status"] == "503")
+    served_503 = sum(1 for line in cloud.access_lines()[mark:] if line.status == 503)
     assert served_503 >= seen_503
 
 
@@ -349,8 +323,8 @@ def test_full_flow_rerun_is_a_no_op(conn, cloud, cache_dir, tmp_path):
     (tmp_path / "inv.yml").write_text(json.dumps({"fleet": {"hosts": hosts, "vars": {
         "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}))
     (tmp_path / "flow.yml").write_text(PLAYBOOK)
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "inv.yml"),
-           str(tmp_path / "flow.yml"), "-e", json.dumps({"cloud": cloud.name, "rc": rc}), "-f", "3"]
+    cmd = playbook_command(tmp_path / "flow.yml", {"cloud": cloud.name, "rc": rc}, "-i", str(tmp_path / "inv.yml"),
+                           "-f", "3", binary=BIN / "ansible-playbook")
 
     def play():
         proc = subprocess.run(cmd, cwd=REPO, env=cloud.env(cache_dir), capture_output=True, text=True,
@@ -365,6 +339,6 @@ def test_full_flow_rerun_is_a_no_op(conn, cloud, cache_dir, tmp_path):
     mark = len(cloud.access_lines())
     second = play()
     assert all(re.search(rf"{h}\s*: ok=3\s+changed=0", second) for h in hosts), second
-    writes = [line for line in cloud.access_lines()[mark:] if line["method"] in STATE_CHANGING]
+    writes = [line for line in cloud.access_lines()[mark:] if line.method in STATE_CHANGING]
     assert writes == []
     assert snapshot(conn, nodes) == before

@@ -12,16 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-
-def alive(pid: int | None) -> bool:
-    """A live (non-zombie) process with that PID."""
-    if pid is None:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+from ironwave_testlib.processes import pid_alive
 
 
 def cmdline(pid: int) -> str:
@@ -53,7 +44,7 @@ def decoys():
 def test_session_ironic_answers_and_serves_fake_hardware(local_ironic):
     assert local_ironic.api_answers()
     pid = local_ironic.pid
-    assert alive(pid), f"PID {pid} from {local_ironic.pidfile} is not running"
+    assert pid_alive(pid), f"PID {pid} from {local_ironic.pidfile} is not running"
     assert str(local_ironic.config_file) in cmdline(pid)
     # The playbook has exited; the process lives on as the leader of its own session (setsid).
     state, _ppid, pgrp, session = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:4]
@@ -81,7 +72,7 @@ def test_second_start_changes_nothing(life):
     again = life.start()
     assert again.changed == 0, again.output
     assert again.recap["localhost"]["failed"] == 0
-    assert life.pid == pid and alive(pid)
+    assert life.pid == pid and pid_alive(pid)
 
 
 def test_config_change_restarts_with_new_pid(life):
@@ -90,7 +81,7 @@ def test_config_change_restarts_with_new_pid(life):
     result = life.start(local_ironic_fake_deploy_delay="1,2")
     assert result.changed > 0
     new = life.pid
-    assert new != old and alive(new) and not alive(old)
+    assert new != old and pid_alive(new) and not pid_alive(old)
     assert "deploy_delay = 1,2" in life.config_file.read_text()
     assert life.api_answers()
     assert life.start(local_ironic_fake_deploy_delay="1,2").changed == 0
@@ -129,7 +120,7 @@ def test_stop_kills_exactly_that_pid(life, decoys):
                                "--config-file", str(life.config_file) + ".other")
     result = life.stop()
     assert result.rc == 0 and result.changed > 0, result.output
-    assert not alive(pid)
+    assert not pid_alive(pid)
     assert not life.pidfile.exists()
     assert not life.api_answers()
     assert named_ironic.poll() is None and named_ironic_argv.poll() is None
@@ -151,7 +142,7 @@ def test_stale_and_reused_pidfile(life, decoys):
     gone.wait()
     life.pidfile.write_text(f"{gone.pid}\n")
     life.start()
-    assert life.pid != gone.pid and alive(life.pid) and life.api_answers()
+    assert life.pid != gone.pid and pid_alive(life.pid) and life.api_answers()
 
 
 @pytest.mark.parametrize("bad", ["2:4", "0.5", "4,1", "fast"])

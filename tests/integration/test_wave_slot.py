@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+
+from ironwave_testlib.slot_sampler import Sampler, make_pool
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 LIMIT = 3
 RUNS = 3
 PER_RUN = 3
-BUSY = {"deploying", "wait call-back", "deleting", "cleaning", "clean wait", "inspecting", "inspect wait"}
 MARKER = "ironwave_slot"
 
 PLAYBOOK = """
@@ -76,77 +75,6 @@ PLAYBOOK = """
         mode: "0600"
       when: use_slot | bool
 """
-
-
-def make_pool(conn, prefix: str, count: int) -> list:
-    nodes = [conn.baremetal.create_node(driver="fake-hardware", name=f"{prefix}-{i:02d}", resource_class=prefix)
-             for i in range(count)]
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "manage")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "manageable", timeout=120)
-    for n in nodes:
-        conn.baremetal.set_node_provision_state(n, "provide")
-    conn.baremetal.wait_for_nodes_provision_state(nodes, "available", timeout=120)
-    for n in nodes:  # allocations skip nodes without a power state
-        conn.baremetal.set_node_power_state(n, "power off")
-    return nodes
-
-
-class Sampler(threading.Thread):
-    """Reads every node of the pool in one bulk GET per sample and counts, independently of the
-    collection's code: busy provision states, plus live markers in phase 'held' on nodes still in
-    the state they were announced from."""
-
-    def __init__(self, endpoint: str, pool: set[str], period: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.url = (f"{endpoint}/v1/nodes?fields=uuid,provision_state,provision_updated_at,extra")
-        self.pool, self.period = pool, period
-        self.stop_event = threading.Event()
-        self.samples: list[tuple[float, int, int, int]] = []   # (t, busy, held, total)
-        self.run_ids: set[str] = set()
-        self.errors: list[str] = []
-
-    def sample(self) -> None:
-        req = urllib.request.Request(self.url, headers={"X-OpenStack-Ironic-API-Version": "1.52"})
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            rows = json.load(resp)["nodes"]
-        now = time.time()
-        busy = held = 0
-        for row in rows:
-            if row["uuid"] not in self.pool:
-                continue
-            marker = (row.get("extra") or {}).get(MARKER)
-            if isinstance(marker, dict):
-                self.run_ids.add(marker.get("run_id"))
-            if row["provision_state"] in BUSY:
-                busy += 1
-            elif (isinstance(marker, dict) and marker.get("phase") == "held"
-                  and marker.get("expires_at", 0) > now
-                  and marker.get("from_state") == row["provision_state"]
-                  and marker.get("since") == row["provision_updated_at"]):
-                held += 1
-        self.samples.append((now, busy, held, busy + held))
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            started = time.monotonic()
-            try:
-                self.sample()
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                self.errors.append(repr(exc))
-            self.stop_event.wait(max(0.0, self.period - (time.monotonic() - started)))
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.join(timeout=10)
-
-    @property
-    def rate(self) -> float:
-        span = self.samples[-1][0] - self.samples[0][0]
-        return (len(self.samples) - 1) / span if span > 0 else 0.0
-
-    def max_of(self, index: int) -> int:
-        return max(s[index] for s in self.samples)
 
 
 @pytest.fixture(scope="module")

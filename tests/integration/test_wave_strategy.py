@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from ironwave_testlib.intervals import peak_overlap
+
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".build" / "collections"
 DURATIONS = [1.0, 2.0, 1.5, 0.6, 2.4, 0.8, 1.2, 1.9, 0.7, 1.4]
@@ -130,17 +132,6 @@ def run_play(tmp: Path, playbook_bin: str, play_vars: dict, n: int = 10, host_va
     return Run(tmp, proc, hosts)
 
 
-def peak_overlap(intervals: dict[str, tuple[float, float]]) -> int:
-    events = []
-    for start, end in intervals.values():
-        events += [(start, 1), (end, -1)]
-    peak = cur = 0
-    for event in sorted(events):  # (time, -1) sorts before (time, +1): ends before starts
-        cur += event[1]
-        peak = max(peak, cur)
-    return peak
-
-
 def test_window_slides_with_canary_first(tmp_path, playbook_bin):
     run = run_play(tmp_path, playbook_bin, {
         "ironwave_wave_size": 3, "ironwave_wave_schedule": [1, 3], "ironwave_wave_poll_interval": POLL})
@@ -149,7 +140,7 @@ def test_window_slides_with_canary_first(tmp_path, playbook_bin):
     assert sorted(iv) == run.hosts and all(stamps[1] is not None for stamps in iv.values()), run.output
 
     # Peak hosts in flight, measured from the tasks themselves, is exactly the window.
-    assert peak_overlap(iv) == 3
+    assert peak_overlap(iv.values()) == 3
 
     # Canary first: no other host starts before the canary's handler finished.
     canary_end = iv["h00"][1]
@@ -216,12 +207,39 @@ def test_budget_exceeded_stops_admission(tmp_path, playbook_bin):
     assert totals["ok"] == len(started) - 1
 
 
+def test_budget_not_below_the_canary_size_is_refused(tmp_path, playbook_bin):
+    """A 1-host canary that may fail once is no canary: refused before any host starts."""
+    run = run_play(tmp_path, playbook_bin, {
+        "ironwave_wave_size": 3, "ironwave_wave_schedule": [1, 3], "ironwave_wave_max_failures": 1,
+        "ironwave_wave_poll_interval": POLL}, n=4, host_vars={"h00": {"fail_me": True, "dur": 0.2}})
+    assert run.proc.returncode != 0
+    assert "invalid setting" in run.output and "ironwave_wave_max_failures[0]" in run.output, run.output
+    assert "use at most 0" in run.output, run.output
+    assert run.started() == []
+
+
+def test_a_fully_failed_canary_halts_the_rollout(tmp_path, playbook_bin):
+    """The canary is 1 host because "10%" of 6 resolves to 1, and its budget of 1 is accepted with a
+    warning; the canary fails completely, so the gate stays closed and nothing else starts."""
+    run = run_play(tmp_path, playbook_bin, {
+        "ironwave_wave_size": 2, "ironwave_wave_schedule": ["10%", 2], "ironwave_wave_max_failures": 1,
+        "ironwave_wave_poll_interval": POLL}, n=6, host_vars={"h00": {"fail_me": True, "dur": 0.2}})
+    assert run.proc.returncode != 0
+    # Warnings are wrapped at the terminal width (differently by ansible-core release).
+    assert "wave 1 has 1 host(s) and allows 1 failed host(s)" in " ".join(run.output.split()), run.output
+    rep = run.report()
+    assert rep["halted"] is True and "wave 1/" in rep["halt_reason"], rep["halt_reason"]
+    assert run.started() == ["h00"]
+    assert rep["not_started_hosts"] == ["h01", "h02", "h03", "h04", "h05"]
+
+
 @pytest.mark.parametrize("bad, field", [
     ({"ironwave_wave_size": 0}, "ironwave_wave_size"),
     ({"ironwave_wave_size": -2}, "ironwave_wave_size"),
     ({"ironwave_wave_size": "lots"}, "ironwave_wave_size"),
     ({"ironwave_wave_schedule": [1, "120%"]}, "ironwave_wave_schedule[1]"),
     ({"ironwave_wave_size": 2, "ironwave_wave_max_fail_percentage": 101}, "ironwave_wave_max_fail_percentage"),
+    ({"ironwave_wave_size": 2, "ironwave_wave_max_fail_percentage": 100}, "ironwave_wave_max_fail_percentage[0]"),
 ])
 def test_bad_settings_fail_before_any_host(tmp_path, playbook_bin, bad, field):
     run = run_play(tmp_path, playbook_bin, bad, n=3)

@@ -57,9 +57,3 @@ def test_analyse_ideal_span_peak():
     assert res["requests_per_node"] == 2.0
     assert res["http_503"] == 1
     assert res["request_kinds"]["GET /v1/nodes (listing)"] == 1
-
-
-def test_peak_concurrency_touching_intervals_do_not_overlap():
-    assert dw.peak_concurrency([(0, 1), (1, 2), (2, 3)]) == 1
-    assert dw.peak_concurrency([(0, 3), (1, 2), (1.5, 4)]) == 3
-    assert dw.peak_concurrency([]) == 0

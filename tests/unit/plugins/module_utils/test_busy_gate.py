@@ -79,3 +79,54 @@ def test_board_admits_exactly_the_limit_across_processes(tmp_path):
     with multiprocessing.get_context("fork").Pool(6) as pool:
         results = pool.map(_contend, [(str(tmp_path), f"n{i}") for i in range(12)])
     assert sum(results) == 3
+
+
+def test_pending_admission_of_a_dead_process_stops_counting_at_once():
+    entries: dict = {}
+    assert bg.try_admit(entries, "n1", "", set(), 0.0, 1.0, limit=1, scope="global", hold=300, pid=11, start="a")
+    dead = {(11, "a")}
+
+    def alive(pid, start):
+        return (pid, start) not in dead
+    assert bg.try_admit(entries, "n2", "", set(), 0.0, 2.0, limit=1, scope="global", hold=300, pid=12, start="b",
+                        alive=alive)
+    assert "n1" not in entries and entries["n2"]["pid"] == 12
+    # Once the request was answered, the entry counts until a listing shows it, whoever exits.
+    bg.mark_sent(entries, "n2", at=3.0, hold=300)
+    dead.add((12, "b"))
+    assert not bg.try_admit(entries, "n3", "", set(), 2.5, 4.0, limit=1, scope="global", hold=300, alive=alive)
+
+
+def test_board_key_is_the_endpoint_reached_not_the_cloud_spelling():
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import endpoint_identity
+    same = {endpoint_identity(e) for e in ("http://127.0.0.1:6385", "http://127.0.0.1:6385/",
+                                           "HTTP://127.0.0.1:6385/v1", "http://127.0.0.1:6385/v1/")}
+    assert same == {"http://127.0.0.1:6385/v1"}
+    assert endpoint_identity("https://Ironic.example:443/baremetal") == "https://ironic.example/baremetal/v1"
+    assert endpoint_identity("http://127.0.0.1:6386") != endpoint_identity("http://127.0.0.1:6385")
+
+
+def test_board_directory_does_not_depend_on_tmpdir_or_the_poll_cache(monkeypatch, tmp_path):
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import poll_cache
+    monkeypatch.delenv(poll_cache.ADMISSION_DIR_ENV, raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "a"))
+    monkeypatch.setenv(poll_cache.ENV_DIR, str(tmp_path / "cache-a"))
+    first = poll_cache.admission_dir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "b"))
+    monkeypatch.setenv(poll_cache.ENV_DIR, str(tmp_path / "cache-b"))
+    assert poll_cache.admission_dir() == first == poll_cache.DEFAULT_ADMISSION_DIR
+    monkeypatch.setenv(poll_cache.ADMISSION_DIR_ENV, str(tmp_path / "gate"))
+    assert poll_cache.admission_dir() == str(tmp_path / "gate")
+
+
+def test_board_files_are_shared_with_other_users(tmp_path):
+    import os
+    import stat
+    directory = tmp_path / "gate"
+    board = AdmissionBoard.for_endpoint("http://127.0.0.1:6385", directory=str(directory))
+    assert board.update(lambda e, now: e.setdefault("n1", {"until": now + 5}) and True)
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o1777
+    assert stat.S_IMODE(os.stat(board.path).st_mode) == 0o666
+    assert stat.S_IMODE(os.stat(board.lock_path).st_mode) == 0o666
+    again = AdmissionBoard.for_endpoint("http://127.0.0.1:6385/v1/", directory=str(directory))
+    assert again.path == board.path and again.update(lambda e, now: dict(e)).keys() == {"n1"}

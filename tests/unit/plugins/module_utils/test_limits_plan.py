@@ -123,3 +123,12 @@ def test_release_names(text, name):
 def test_unknown_release_is_an_error(text):
     with pytest.raises(ro.ReleaseError, match="not in the collection's release table"):
         lp.compute_plan(lp.PlanInput(fleet_size=1, release=text))
+
+
+def test_threading_mode_releases_limit_snapshots_with_builds():
+    """nova 34 sizes one executor max(max_concurrent_builds, max_concurrent_snapshots): builds 2
+    alone still ran 5 at once on the local stack, so 2026.1+ plans both."""
+    new = _values(lp.compute_plan(lp.PlanInput(fleet_size=6, wave_size=2, compute_services=1, release="2026.2")))
+    assert new["nova:DEFAULT.max_concurrent_snapshots"] == new["nova:DEFAULT.max_concurrent_builds"] == 3
+    old = _values(lp.compute_plan(lp.PlanInput(fleet_size=6, wave_size=2, compute_services=1, release="2025.1")))
+    assert "nova:DEFAULT.max_concurrent_snapshots" not in old

@@ -55,25 +55,28 @@ def test_os_cloud_is_honoured(clouds_file, monkeypatch):
     assert oc.connect({}).config.name == "devstack"
 
 
-def test_retry_only_for_node_locked():
-    import openstack.exceptions as exc
+class _Ansible:
+    params = {"outage_budget": 7, "run_guard": {"pid": 1, "start": "", "control": None}}
 
-    calls = []
+    def __init__(self, argument_spec, supports_check_mode, **kwargs):
+        self.params = dict(_Ansible.params)
 
-    def locked():
-        calls.append(1)
-        if len(calls) < 3:
-            raise exc.ConflictException(message="Node n1 is locked by host c1, please retry after the current "
-                                                "operation is completed.", http_status=409)
-        return "ok"
 
-    assert oc.call_with_retry(locked, sleep=lambda s: None) == "ok" and len(calls) == 3
+class _Module(oc.IronwaveModule):
+    ansible_module_class = _Ansible
 
-    def associated():
-        calls.append(2)
-        raise exc.ConflictException(message="Node n1 is associated with instance i1.", http_status=409)
 
-    calls.clear()
-    with pytest.raises(exc.ConflictException):
-        oc.call_with_retry(associated, sleep=lambda s: None)
-    assert calls == [2]
+class _Guarded(_Module):
+    guarded = True
+
+
+def test_every_cloud_module_gets_the_outage_budget_and_one_client():
+    assert oc.cloud_argument_spec()["outage_budget"] == dict(type="int", default=180)
+    mod = _Module()
+    mod._conn = object()
+    client = mod.client
+    assert client is mod.client and client.stats is mod.stats
+    assert client.policy.outage_budget == 7 and client.guard is None
+    guarded = _Guarded()
+    guarded._conn = object()
+    assert guarded.client.guard is guarded.guard and guarded.guard.pid == 1

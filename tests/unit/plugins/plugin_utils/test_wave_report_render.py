@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_report_render import (
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_report_render import (
     eta_seconds,
     format_duration,
     progress_line,
     summary_table,
     timeline_svg,
 )
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import (
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import (
     FAILED,
     OK,
     WaveScheduler,

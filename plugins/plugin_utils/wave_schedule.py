@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.aimd import AimdWindow
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.aimd import AimdWindow
 
 VAR_SIZE = "ironwave_wave_size"
 VAR_SCHEDULE = "ironwave_wave_schedule"
@@ -238,12 +238,48 @@ def partition(hosts: Sequence[str], sizes: Sequence[int]) -> list[list[str]]:
 
 
 def budget_exceeded(failures: int, wave_hosts: int, max_failures: int | None, max_pct: float | None) -> bool:
-    """Strictly more failures than allowed, like max_fail_percentage."""
+    """Strictly more failures than allowed, like max_fail_percentage; and a wave whose hosts all
+    failed always exceeds its budget (it proved nothing, so it must not open the next gate)."""
+    if wave_hosts > 0 and failures >= wave_hosts:
+        return True
     if max_failures is not None and failures > max_failures:
         return True
     if max_pct is not None and wave_hosts > 0 and failures * 100.0 > max_pct * wave_hosts:
         return True
     return False
+
+
+def check_budgets(settings: WaveSettings, waves: Sequence[Sequence[str]], nominal: Sequence[int]) -> list[str]:
+    """Budgets that can never be exceeded. A budget >= a wave's size set in absolute numbers (or
+    100 %) is an error: a fully failed wave would still open the gate. A wave that is smaller only
+    because of a percentage (or no schedule) gets a warning (returned), the remainder wave at the
+    end nothing; for both the rule that a fully failed wave exceeds its budget still halts it."""
+    warnings: list[str] = []
+    for i in range(len(waves)):
+        pct = _nth(settings.max_fail_percentage, i)
+        if pct is not None and pct >= 100:
+            raise WaveSettingsError(
+                "%s[%d]: %g%% is not a budget: every host of a wave may fail (a fully failed canary would open "
+                "the gate); use less than 100 (e.g. 10)." % (
+                    VAR_MAX_FAIL_PCT, min(i, len(settings.max_fail_percentage) - 1), pct))
+        allowed = _nth(settings.max_failures, i)
+        hosts = len(waves[i])
+        if allowed is None or allowed < hosts:
+            continue
+        field = "%s[%d]" % (VAR_MAX_FAILURES, min(i, len(settings.max_failures) - 1))
+        spec = _nth(settings.schedule, i) if settings.schedule else None
+        if spec is not None and not spec.percent and allowed >= nominal[i]:
+            raise WaveSettingsError(
+                "%s: %d failed host(s) allowed in wave %d of %d host(s) is not a budget: every host of the wave "
+                "may fail (a fully failed canary would open the gate); use at most %d for that wave, e.g. a "
+                "per-wave list like [0, 1]." % (
+                    field, allowed, i + 1, nominal[i], nominal[i] - 1))
+        if hosts < nominal[i]:
+            continue  # the remainder of the hosts: only the all-failed rule can trip it, by design
+        warnings.append(
+            "%s: wave %d has %d host(s) and allows %d failed host(s); it halts the rollout only if all of its "
+            "hosts fail." % (field, i + 1, hosts, allowed))
+    return warnings
 
 
 def parse_bool(value: Any) -> bool:
@@ -335,7 +371,10 @@ class WaveScheduler:
         self.window_limit = settings.window.resolve(total) if settings.window else None
         self.waves: list[WaveRecord] = []
         self.hosts: dict[str, HostRecord] = {}
-        for i, names in enumerate(partition(hosts, sizes)):
+        cut = partition(hosts, sizes)
+        #: Settings that are legal but probably not what was meant (the strategy displays them).
+        self.warnings = check_budgets(settings, cut, [_nth(sizes, i) for i in range(len(cut))])
+        for i, names in enumerate(cut):
             wave_window = _nth(sizes, i)
             if self.window_limit is not None:
                 wave_window = min(wave_window, self.window_limit)
@@ -355,6 +394,8 @@ class WaveScheduler:
         self.started_at = now
         self.ended_at: float | None = None
         self.peak_in_flight = 0
+        #: (time, busy bound) each time busy_bound() changed, as published by the strategy.
+        self.busy_bound_changes: list[tuple[float, int | None]] = []
 
     # -- queries
     def oldest_unfinished_wave(self) -> int:
@@ -367,6 +408,26 @@ class WaveScheduler:
         if not self.waves:
             return 0
         return max(1, min(self.waves[self.oldest_unfinished_wave()].window, self.aimd.value))
+
+    def current_prefetch(self) -> int:
+        """Prefetch shrinks with the AIMD window (same proportion): after backpressure fewer hosts
+        wait ahead, and without a busy gate in the play fewer hosts can turn busy."""
+        return self.settings.prefetch * self.aimd.value // self.aimd.cap
+
+    def busy_bound(self) -> int | None:
+        """The bound on Ironic-busy nodes backpressure asks for (the AIMD window), or None while
+        the window is whole. The strategy publishes it; node_deploy's busy gate then admits at most
+        min(its own limit, this) - prefetched hosts wait there instead of adding load."""
+        return self.aimd.value if self.aimd.value < self.aimd.cap else None
+
+    def note_busy_bound(self, now: float) -> bool:
+        """Record the busy bound if it changed since the last call; True when it did (publish it)."""
+        last = self.busy_bound_changes[-1][1] if self.busy_bound_changes else None
+        bound = self.busy_bound()
+        if bound == last:
+            return False
+        self.busy_bound_changes.append((now, bound))
+        return True
 
     @property
     def waiting(self) -> int:
@@ -393,7 +454,7 @@ class WaveScheduler:
         while self._next < len(self.order):
             name = self.order[self._next]
             rec = self.hosts[name]
-            if not self._gate_open(rec.wave) or len(self.in_flight) >= self.current_window() + self.settings.prefetch:
+            if not self._gate_open(rec.wave) or len(self.in_flight) >= self.current_window() + self.current_prefetch():
                 break
             self._next += 1
             rec.state = RUNNING
@@ -419,7 +480,9 @@ class WaveScheduler:
         wave = self.waves[rec.wave]
         if outcome == OK:
             wave.ok += 1
-            self.aimd.on_success()
+            if not rec.backpressure:
+                # Only a host the cloud did not push back on is evidence that it can take more.
+                self.aimd.on_success()
         else:
             wave.failed += 1
         if wave.complete:
@@ -448,6 +511,8 @@ class WaveScheduler:
 
     # -- reporting
     def _budget_message(self, wave: WaveRecord) -> str:
+        if wave.failed >= len(wave.hosts):
+            return "wave %d/%d failed: all %d host(s) failed" % (wave.index + 1, len(self.waves), wave.failed)
         limits = []
         if wave.max_failures is not None:
             limits.append("%d failed host(s)" % wave.max_failures)
@@ -473,8 +538,9 @@ class WaveScheduler:
         failed = [h.name for h in self.hosts.values() if h.state in (FAILED, UNREACHABLE)]
         not_started = self.not_started
         if self.halted:
-            text = ("Wave rollout of play %r halted: %s. Admission stopped, hosts already in flight were "
-                    "allowed to finish; %d host(s) succeeded, %d failed (%s) and %d were never started (%s). "
+            text = ("Wave rollout of play %r halted: %s. Admission stopped; hosts in flight finished, except "
+                    "that ironwave modules not yet past their request stopped without sending it; %d host(s) "
+                    "succeeded, %d failed (%s) and %d were never started (%s). "
                     "Fix the failures, then rerun with --limit on the retry file or the not-started list." % (
                         self.play, self.halt_reason, ok, len(failed), _names(failed),
                         len(not_started), _names(not_started)))
@@ -508,6 +574,7 @@ class WaveScheduler:
             "peak_in_flight": self.peak_in_flight,
             "window_cap": self.window_cap,
             "backpressure_decreases": self.aimd.decreases,
+            "busy_bound_changes": [{"at": at, "busy_limit": bound} for at, bound in self.busy_bound_changes],
             "totals": {
                 "hosts": self.total,
                 "ok": sum(w.ok for w in self.waves),

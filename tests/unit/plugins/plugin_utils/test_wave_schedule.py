@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.aimd import AimdWindow
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import (
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.aimd import AimdWindow
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import (
     BUS,
     FAILED,
     NOT_STARTED,
@@ -247,7 +247,7 @@ def test_bus_isolates_broken_subscribers():
     bus.subscribe(seen.append)
     bus.subscribe(seen.append)  # idempotent
     s = sched(ironwave_wave_size=1)
-    from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import WaveEvent
+    from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import WaveEvent
     bus.publish(WaveEvent(kind="admit", snapshot=s.snapshot(0)))
     assert len(seen) == 1 and len(bus.errors) == 1
     assert BUS is not bus
@@ -268,3 +268,98 @@ def test_prefetch_admits_beyond_the_window_but_not_past_the_canary_gate():
 def test_prefetch_zero_keeps_the_window_exact():
     s = sched(ironwave_wave_size=3)
     assert len(s.admit(0.0)) == 3
+
+
+# ------------------------------------------------------------------ budgets that can never trip (defect 7)
+@pytest.mark.parametrize("raw, field", [
+    # A 1-host canary with 1 failure allowed: a fully failed canary would open the gate.
+    ({"ironwave_wave_schedule": [1, 3], "ironwave_wave_max_failures": 1}, "ironwave_wave_max_failures[0]"),
+    ({"ironwave_wave_schedule": [2, 4], "ironwave_wave_max_failures": [0, 4]}, "ironwave_wave_max_failures[1]"),
+    ({"ironwave_wave_schedule": [1, 3], "ironwave_wave_max_failures": [0, 1, 3]}, "ironwave_wave_max_failures[2]"),
+    ({"ironwave_wave_size": 3, "ironwave_wave_max_fail_percentage": 100}, "ironwave_wave_max_fail_percentage[0]"),
+])
+def test_budget_not_below_the_wave_size_is_rejected(raw, field):
+    with pytest.raises(WaveSettingsError) as err:
+        sched(**raw)
+    msg = str(err.value)
+    assert msg.startswith(field), msg
+    assert "every host" in msg and "use " in msg, msg  # says why, and the fix
+
+
+def test_budgets_below_the_wave_size_are_accepted():
+    s = sched(ironwave_wave_schedule=[1, 6], ironwave_wave_max_failures=[0, 1])
+    assert not s.warnings
+
+
+def test_a_fully_failed_wave_always_exceeds_its_budget():
+    # 4 hosts cut [1, 2, 1]: the last wave is a remainder of 1 host with a budget of 1. Accepted
+    # (the schedule says 2), but if all of it fails the rollout halts.
+    s = sched(hosts=HOSTS[:4], ironwave_wave_schedule=[1, 2], ironwave_wave_max_failures=[0, 1],
+              ironwave_wave_gate="every")
+    assert not s.warnings
+    s.admit(0)
+    s.host_left("h00", OK, 1)
+    s.admit(1)
+    s.host_left("h01", OK, 2)
+    s.host_left("h02", OK, 2)
+    assert s.admit(2) == ["h03"]
+    assert s.host_left("h03", FAILED, 3) is True
+    assert s.halted and "all 1 host(s) failed" in s.halt_reason
+
+
+def test_percent_waves_resolving_below_the_budget_warn_not_fail():
+    s = sched(hosts=HOSTS[:5], ironwave_wave_schedule=[1, "20%"], ironwave_wave_max_failures=[0, 1])
+    assert s.warnings and "ironwave_wave_max_failures" in s.warnings[0]
+
+
+# ------------------------------------------------------------------ backpressure bounds busy nodes (defect 6)
+def test_backpressure_lowers_the_busy_bound_and_the_prefetch():
+    s = sched(ironwave_wave_size=6, ironwave_wave_prefetch=6)
+    assert s.busy_bound() is None          # nothing published while the window is whole
+    assert len(s.admit(0)) == 12
+    assert s.backpressure("h00") == 3
+    assert s.busy_bound() == 3             # node_deploy's gate gets min(its limit, 3)
+    assert s.current_prefetch() == 3       # prefetch shrinks with the window
+    s.backpressure("h01")
+    s.backpressure("h02")
+    assert s.busy_bound() == 1 and s.current_prefetch() == 1
+    for n in ("h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09"):
+        s.host_left(n, OK, 1)              # each success +1 ... back to the cap
+    assert s.busy_bound() is None and s.current_prefetch() == 6
+
+
+def test_in_flight_cap_after_backpressure_is_window_plus_scaled_prefetch():
+    # Failures within budget do not grow the window back: the cap stays window 1 + prefetch 1,
+    # not window 1 + prefetch 6 = 7 (above the busy limit of 6).
+    s = sched(ironwave_wave_size=6, ironwave_wave_prefetch=6, ironwave_wave_max_failures=19)
+    assert len(s.admit(0)) == 12
+    for n in ("h00", "h01", "h02"):
+        s.backpressure(n)                  # 6 -> 3 -> 1 -> 1
+    assert (s.current_window(), s.current_prefetch()) == (1, 1)
+    for n in HOSTS[:10]:
+        s.host_left(n, FAILED, 1)
+    assert s.admit(1) == []                # 2 in flight = window 1 + prefetch 1
+    s.host_left("h10", FAILED, 2)
+    assert s.admit(2) == ["h12"]
+
+
+def test_busy_bound_changes_are_recorded_once_each():
+    s = sched(ironwave_wave_size=4, ironwave_wave_prefetch=4)
+    s.admit(0)
+    assert s.note_busy_bound(0.0) is False        # whole window: nothing to publish
+    s.backpressure("h00")
+    assert s.note_busy_bound(1.0) is True and s.note_busy_bound(1.1) is False
+    s.host_left("h01", OK, 2.0)                   # 2 -> 3
+    s.host_left("h02", OK, 2.0)                   # 3 -> 4: whole again, the bound is lifted
+    assert s.note_busy_bound(2.0) is True
+    assert s.report()["busy_bound_changes"] == [{"at": 1.0, "busy_limit": 2}, {"at": 2.0, "busy_limit": None}]
+
+
+def test_a_host_that_reported_backpressure_does_not_grow_the_window_as_it_leaves():
+    s = sched(ironwave_wave_size=4, ironwave_wave_prefetch=4)
+    s.admit(0)
+    s.backpressure("h00")                  # node_deploy's fact is read as the host leaves...
+    s.host_left("h00", OK, 1)              # ...and that same host succeeding is no sign of room
+    assert s.busy_bound() == 2
+    s.host_left("h01", OK, 1)
+    assert s.busy_bound() == 3

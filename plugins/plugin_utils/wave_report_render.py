@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Mapping, Sequence
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.wave_schedule import (
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import (
     FAILED,
     NOT_STARTED,
     OK,

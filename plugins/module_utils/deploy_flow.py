@@ -1,0 +1,326 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""Deploy one reserved node behind the busy gate: the flow behind node_deploy.
+
+Steps, in this order (each a method, unit-tested with a fake Ironic and a fake clock):
+1. check the input (as Ironic's API would, so nothing is written for input it refuses) and pick
+   the microversion the request needs (bounded by the server's);
+2. read the node (a fresh shared listing copy when it suffices) and plan by its association;
+3. wait at the busy gate (busy_gate.py) - every tick honouring the run guard (a gone or halted
+   run stops here; a busy limit lowered by the strategy applies at once);
+4. re-check the association, write instance_info and traits, send the deploy request - the
+   writes come last, right before the request, and are undone when the request fails without
+   effect, so a gate timeout or a 400 leaves the node as it was;
+5. after an ambiguous failure of the request (502/504, dropped connection, database locked, or
+   invalid_state from a resend) re-read the node: ours and deploying/active is success;
+6. verify the association from a listing made after the request, or wait until active.
+
+`io` is the Ironic side (deploy_io.DeployIO or a fake): node(ident), listing(ttl, max_age,
+newer_than) -> poll_cache.Fetched, tick_in(ttl), classify(node, expected), board(),
+patch_node(uuid, patch), set_traits(uuid, traits), deploy(uuid, body, microversion, deadline,
+reconcile), server_version(), me -> (pid, start), alive(pid, start). Errors are raised typed
+(errors.*); the module base class turns them into a failed task."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
+from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors, input_checks, ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
+
+# Failures after which the deploy request may have taken effect: re-read before deciding.
+AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_ERROR, ironic_errors.DATABASE_BUSY,
+                             ironic_errors.ENDPOINT, ironic_errors.UNKNOWN, ironic_errors.CONFLICT,
+                             getattr(ironic_errors, "CONNECTION", "connection")})
+
+
+class _NoGuard:
+    def check(self, what: str) -> None:
+        return None
+
+    def busy_limit(self, configured: int) -> int:
+        return configured
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """node_deploy's parameters, typed."""
+
+    node: str
+    expected: assoc.Expectation
+    instance_info: Mapping | None = None
+    config_drive: Any = None
+    deploy_steps: list | None = None
+    traits: list | None = None
+    wait: bool = False
+    timeout: float = 1800.0
+    poll_interval: float = 2.0
+    backpressure_timeout: float = 300.0
+    precheck_max_age: float = 2.0
+    busy_limit: int = 0
+    busy_scope: str = "global"
+
+    @classmethod
+    def from_params(cls, p: Mapping) -> "DeployRequest":
+        expected = assoc.Expectation(instance_name=p.get("instance_name") or None,
+                                     instance_uuid=p.get("instance_uuid") or None)
+        keys = ("instance_info", "config_drive", "deploy_steps", "traits", "wait", "timeout", "poll_interval",
+                "backpressure_timeout", "precheck_max_age", "busy_limit", "busy_scope")
+        return cls(node=p["node"], expected=expected, **{k: p[k] for k in keys if p.get(k) is not None})
+
+    def body(self) -> dict:
+        body: dict = {"target": ironic_states.ACTIVE}
+        if self.config_drive is not None:
+            body["configdrive"] = self.config_drive
+        if self.deploy_steps:
+            body["deploy_steps"] = self.deploy_steps
+        return body
+
+
+def refusal(result: assoc.AssociationResult, uuid: str, why: str = "", what: str = "deploy") -> str:
+    if why:
+        return f"refusing to {what} node {uuid}: {why}"
+    return f"refusing to {what} node {uuid}: {result.message} [{result.verdict}]"
+
+
+class DeployFlow:
+    def __init__(self, io, req: DeployRequest, guard=None, check_mode: bool = False,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.io, self.req, self.guard = io, req, guard or _NoGuard()
+        self.check_mode = check_mode
+        self.clock, self.wall, self.sleep = clock, wall, sleep
+        self.slot_wait = 0.0
+        self.admitted_row: Mapping | None = None
+
+    # -- 1. input ---------------------------------------------------------------------------
+    def validate(self) -> str:
+        """Raise BadInput for input that cannot work; return the microversion of the request."""
+        input_checks.require(
+            busy_gate.validate(self.req.busy_limit, self.req.busy_scope),
+            input_checks.instance_info("instance_info", self.req.instance_info),
+            input_checks.trait_names("traits", self.req.traits),
+            input_checks.more_than_zero("poll_interval", self.req.poll_interval) if self.req.wait else None,
+            input_checks.more_than_zero("timeout", self.req.timeout) if self.req.wait else None)
+        rules.validate_deploy_steps(self.req.deploy_steps)
+        rules.validate_config_drive(self.req.config_drive)
+        need, why = rules.needed_microversion(self.req.config_drive, self.req.deploy_steps)
+        server = self.io.server_version() if why else None
+        return rules.pick_microversion(self.req.config_drive, self.req.deploy_steps, server)
+
+    # -- the whole flow -----------------------------------------------------------------------
+    def run(self) -> dict:
+        req = self.req
+        microversion = self.validate()
+        node = self.from_listing() or self.io.node(req.node)
+        if node is None:
+            raise errors.NotFound(f"node {req.node!r} not found; check the name/UUID and the cloud", node=req.node)
+        uuid, state = node["uuid"], node.get("provision_state")
+        result = self.io.classify(node, req.expected)
+        base = dict(node=uuid, association=result.as_dict())
+        decision = rules.plan(result, node)
+        if decision.action == rules.REFUSE:
+            raise errors.AssociationRefused(refusal(result, uuid, decision.why), decision.kind, **base)
+        if decision.action == rules.DONE:
+            return dict(changed=False, provision_state=state, **base)
+        if decision.action == rules.IN_PROGRESS:
+            if req.wait and not self.check_mode:
+                return self.wait_and_verify(uuid, None, base, changed=False)
+            return dict(changed=False, provision_state=state, **base)
+
+        changes = rules.planned_changes(node, req.instance_info, req.traits)
+        diff = {"before": {"provision_state": state, **changes.before},
+                "after": {"provision_state": ironic_states.ACTIVE, **changes.after}}
+        if self.check_mode:
+            return dict(changed=True, provision_state=state, diff=diff, **base)
+
+        board = self.gate(node)
+        requested = self.write_and_deploy(uuid, changes, microversion, board, base)
+        if board is not None:
+            hold = req.timeout + 60.0
+            board.update(lambda entries, now: busy_gate.mark_sent(entries, uuid, now, hold))
+        base["diff"] = diff
+        if req.wait:
+            return self.wait_and_verify(uuid, requested, base, changed=True)
+        return self.verify_after(uuid, requested, base)
+
+    # -- 2. the node from the shared listing ---------------------------------------------------
+    def _row(self, rows) -> Mapping | None:
+        return next((n for n in rows if self.req.node in (n.get("uuid"), n.get("name"))), None)
+
+    def from_listing(self) -> Mapping | None:
+        """The node from the shared listing, when that is enough to accept the deploy: with an
+        expected instance UUID, without instance_info (the listing does not carry it), from a copy
+        at most `precheck_max_age` old that shows the node ours and deployable. Anything else is
+        decided from a direct read, so refusals never rest on a shared copy."""
+        req = self.req
+        if not req.expected.instance_uuid or req.instance_info or req.precheck_max_age <= 0:
+            return None
+        node = self._row(self.io.listing(req.poll_interval, max_age=req.precheck_max_age).data)
+        if node is not None and node.get("instance_uuid") != req.expected.instance_uuid and req.busy_limit > 0:
+            # The copy may predate our own reservation. With a busy gate this host waits a tick
+            # anyway: join the next shared listing instead of reading the node (one request fewer).
+            asked = self.wall()
+            self.sleep(self.io.tick_in(req.poll_interval) + 0.02)
+            node = self._row(self.io.listing(req.poll_interval, newer_than=asked).data)
+        if node is None or node.get("instance_uuid") != req.expected.instance_uuid:
+            return None
+        if rules.plan(self.io.classify(node, req.expected), node).action != rules.DEPLOY:
+            return None
+        return node
+
+    # -- 3. the busy gate ----------------------------------------------------------------------
+    def gate(self, node: Mapping):
+        """Wait until the node may turn busy; returns the board holding our admission (None
+        without a gate). Raises RunGone (run gone or halted) or SlotUnavailable (timeout)."""
+        req = self.req
+        if req.busy_limit <= 0:
+            return None
+        uuid, group = node["uuid"], node.get("conductor_group") or ""
+        board = self.io.board()
+        hold = req.backpressure_timeout + 60.0
+        pid, started = self.io.me
+        start = self.clock()
+        while True:
+            self.guard.check(f"waiting at the busy gate for node {uuid}")
+            limit = self.guard.busy_limit(req.busy_limit)
+            fetched = self.io.listing(req.poll_interval)
+            busy = busy_gate.busy_in_listing(fetched.data, req.busy_scope, group)
+            listed_at = self.wall() - fetched.age
+            if board.update(lambda entries, now: busy_gate.try_admit(
+                    entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
+                    self.io.alive)):
+                self.slot_wait = round(self.clock() - start, 3)
+                self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
+                return board
+            if self.clock() - start > req.timeout:
+                raise errors.SlotUnavailable(
+                    f"node {uuid} waited {req.timeout:g} s for a busy slot: {len(busy)} node(s) stayed busy in "
+                    f"scope {req.busy_scope} (busy_limit {limit}); raise busy_limit or timeout. Nothing was "
+                    "written to the node", node=uuid)
+            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+
+    def recheck(self, uuid: str, base: dict) -> None:
+        """The association check before the gate may be minutes old: check again from the listing
+        that admitted us (no extra request) or from a direct read."""
+        row, req = self.admitted_row, self.req
+        if row is not None and row.get("instance_uuid") and row.get("instance_uuid") == req.expected.instance_uuid \
+                and rules.plan(self.io.classify(row, req.expected), row).action in (rules.DEPLOY, rules.REDEPLOY):
+            return
+        current = self.io.node(uuid)
+        if current is None:
+            raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", **base)
+        result = self.io.classify(current, req.expected)
+        decision = rules.plan(result, current)
+        if decision.action not in (rules.DEPLOY, rules.REDEPLOY):
+            raise errors.AssociationRefused(refusal(result, uuid, decision.why) + " (changed while waiting for a "
+                                            "busy slot)", decision.kind or result.verdict,
+                                            **{**base, "association": result.as_dict()})
+
+    # -- 4./5. write last, deploy, undo on failure -----------------------------------------------
+    def write_and_deploy(self, uuid: str, changes: rules.Changes, microversion: str, board, base: dict) -> float:
+        """Returns the wall time the deploy request was sent."""
+        written = False
+        try:
+            if board is not None:
+                self.recheck(uuid, base)
+            self.guard.check(f"writing instance_info/traits of node {uuid}")
+            if changes.patch or changes.traits is not None:
+                written = True
+                if changes.patch:
+                    self.io.patch_node(uuid, changes.patch)
+                if changes.traits is not None:
+                    self.io.set_traits(uuid, changes.traits)
+            self.guard.check(f"sending the deploy request for node {uuid}")
+            requested = self.wall()
+            self.send(uuid, microversion)
+            return requested
+        except BaseException as exc:
+            if board is not None:
+                board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+            if written:
+                self.undo(uuid, changes, exc)
+            raise
+
+    def send(self, uuid: str, microversion: str) -> None:
+        req = self.req
+
+        def reconcile():
+            now = self.io.node(uuid)
+            if now is not None and rules.took_effect(self.io.classify(now, req.expected), now):
+                return now
+            return None
+
+        try:
+            self.io.deploy(uuid, req.body(), microversion, req.backpressure_timeout, reconcile)
+        except errors.IronwaveError as exc:
+            if not (getattr(exc, "ambiguous", False) or exc.kind in AMBIGUOUS_KINDS):
+                raise
+            try:
+                done = reconcile()
+            except errors.IronwaveError:
+                raise exc from None
+            if done is None:
+                raise
+
+    def undo(self, uuid: str, changes: rules.Changes, cause: BaseException) -> None:
+        """Put instance_info and traits back as they were (traits select deploy templates for the
+        next deploy); the outcome is appended to the error being raised."""
+        note = " instance_info/traits were put back as they were"
+        try:
+            if changes.traits is not None:
+                self.io.set_traits(uuid, changes.old_traits)
+            if changes.undo_patch:
+                self.io.patch_node(uuid, changes.undo_patch)
+        except errors.IronwaveError as exc:
+            note = f" putting instance_info/traits back failed too ({exc.msg}); check the node"
+        if isinstance(cause, errors.IronwaveError):
+            cause.msg = f"{cause.msg};{note}"
+            cause.args = (cause.msg,)
+            cause.result["rolled_back"] = note.startswith(" instance_info/traits were")
+
+    # -- 6. after the request --------------------------------------------------------------------
+    def _find(self, uuid: str, newer_than: float | None) -> Mapping | None:
+        rows = self.io.listing(self.req.poll_interval, newer_than=newer_than).data
+        return next((n for n in rows if n.get("uuid") == uuid), None)
+
+    def _owned_or_refuse(self, node: Mapping, uuid: str, base: dict, when: str) -> str:
+        verdict = self.io.classify(node, self.req.expected)
+        if verdict.owner != assoc.OWNER_OURS:
+            raise errors.AssociationRefused(refusal(verdict, uuid, what="accept deploy of") +
+                                            f" (association changed {when})", verdict.verdict, **base)
+        return verdict.owner
+
+    def verify_after(self, uuid: str, requested: float, base: dict) -> dict:
+        """From a listing made after our request (shared with the other hosts)."""
+        after = self._find(uuid, requested) or self.io.node(uuid)
+        if after is None:
+            raise errors.NotFound(f"node {uuid} disappeared after the deploy request", **base)
+        owner = self._owned_or_refuse(after, uuid, base, "during the deploy request")
+        return dict(changed=True, provision_state=after.get("provision_state"), association_after=owner, **base)
+
+    def wait_and_verify(self, uuid: str, requested: float | None, base: dict, changed: bool) -> dict:
+        """Until active or failed, from copies made after our request (a redeploy starts from
+        `deploy failed`, which an older copy would still show)."""
+        req = self.req
+        start = self.clock()
+        while True:
+            node = self._find(uuid, requested) or {}
+            state = node.get("provision_state")
+            finished = (state == ironic_states.ACTIVE and not node.get("target_provision_state")) or \
+                state in ironic_states.DEPLOY_FAILED
+            timed_out = not finished and self.clock() - start > req.timeout
+            if finished or timed_out:
+                break
+            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+        if state != ironic_states.ACTIVE or timed_out:
+            why = f"timed out after {req.timeout:g} s in state {state!r}" if timed_out else f"ended in {state!r}"
+            raise errors.DeploymentFailed(f"deploy of node {uuid} {why}: {node.get('last_error')}",
+                                          "timeout" if timed_out else "deploy_failed",
+                                          last_error=node.get("last_error"), provision_state=state, **base)
+        owner = self._owned_or_refuse(node, uuid, base, "during the deploy")
+        return dict(changed=changed, provision_state=state, association_after=owner, **base)

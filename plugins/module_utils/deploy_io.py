@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""The Ironic side of deploy_flow.DeployFlow (I/O only, no decisions), on the lifecycle ops
+facade (lifecycle_ops.Ops) and its client."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
+    AdmissionBoard, Fetched, SharedListing, cache_key, endpoint_identity, process_alive)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
+
+# The server's maximum microversion changes only with an upgrade: read it once per 10 minutes per
+# controller (GET /v1), and only when a request needs more than the default.
+VERSION_TTL = 600.0
+
+
+class DeployIO:
+    def __init__(self, ops) -> None:
+        self.ops = ops
+        pid = os.getpid()
+        self.me = (pid, process_start(pid))
+        self.alive: Callable[[int, str], bool] = process_alive
+
+    @property
+    def endpoint(self) -> str:
+        return self.ops.client.endpoint
+
+    def node(self, ident: str) -> dict | None:
+        return self.ops.get_node(ident)
+
+    def listing(self, ttl: float, max_age: float | None = None, newer_than: float | None = None) -> Fetched:
+        return self.ops.shared_nodes_fetched(ttl=ttl, max_age=max_age, newer_than=newer_than)
+
+    def tick_in(self, ttl: float) -> float:
+        return self.ops.node_listing(ttl).next_tick_in()
+
+    def classify(self, node: Mapping, expected):
+        return self.ops.classify(dict(node), expected)
+
+    def board(self) -> AdmissionBoard:
+        return AdmissionBoard.for_endpoint(self.endpoint)
+
+    def patch_node(self, uuid: str, patch: list) -> None:
+        self.ops.client.patch_node(uuid, patch)
+
+    def set_traits(self, uuid: str, traits: list) -> None:
+        self.ops.client.set_traits(uuid, traits)
+
+    def deploy(self, uuid: str, body: dict, microversion: str, deadline: float,
+               reconcile: Callable[[], Any]) -> None:
+        extra = {k: v for k, v in body.items() if k != "target"}
+        self.ops.client.set_provision_state(uuid, body["target"], reconcile=reconcile, deadline=deadline,
+                                            microversion=microversion, **extra)
+
+    def server_version(self) -> str | None:
+        """The highest bare metal API microversion the server offers (GET /v1 `version.version`),
+        from the controller-wide cache."""
+        cache = SharedListing(cache_key("api-version", endpoint_identity(self.endpoint)), ttl=VERSION_TTL)
+
+        def fetch():
+            body = self.ops.client.request("GET", "") or {}
+            version = body.get("version") or {}
+            return version.get("version") if isinstance(version, dict) else None
+        return cache.get(fetch).data

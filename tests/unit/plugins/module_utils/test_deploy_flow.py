@@ -1,0 +1,388 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""DeployFlow (node_deploy's flow) against a fake Ironic and a fake clock: order of writes,
+rollback, the busy gate's races and timeouts, the run guard, ambiguous failures, microversions."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
+from ansible_collections.ironwave.baremetal.plugins.module_utils import errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import DeployFlow, DeployRequest
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import Fetched
+
+INST = "11111111-2222-3333-4444-555555555555"
+OTHER = "99999999-2222-3333-4444-555555555555"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += max(s, 0.5)
+
+
+class Board:
+    def __init__(self, clock) -> None:
+        self.entries: dict = {}
+        self.clock = clock
+
+    def update(self, change):
+        return change(self.entries, self.clock())
+
+
+class Guard:
+    def __init__(self, limit=None, gone_after=None, halt_at=None) -> None:
+        self.limit, self.gone_after, self.halt_at, self.checks = limit, gone_after, halt_at, []
+
+    def check(self, what: str) -> None:
+        self.checks.append(what)
+        if self.gone_after is not None and len(self.checks) > self.gone_after:
+            raise errors.RunGone(f"run gone; not {what}", kind="run_gone")
+        if self.halt_at and self.halt_at in what:
+            raise errors.RunGone(f"halted; not {what}", kind="halted")
+
+    def busy_limit(self, configured: int) -> int:
+        return min(configured, self.limit) if self.limit else configured
+
+
+class AmbiguousError(errors.IronwaveError):
+    def __init__(self, msg, kind, ambiguous=False):
+        super().__init__(msg, kind)
+        self.ambiguous = ambiguous
+
+
+def node(uuid="n1", state="available", inst=INST, **kw):
+    return {"uuid": uuid, "name": uuid, "provision_state": state, "target_provision_state": None,
+            "instance_uuid": inst, "maintenance": False, "reservation": None, "traits": ["CUSTOM_OLD"],
+            "instance_info": {"image_source": "old"}, "conductor_group": "", **kw}
+
+
+class FakeIronic:
+    def __init__(self, *nodes, version="1.115") -> None:
+        self.nodes = {n["uuid"]: n for n in nodes}
+        self.calls: list = []
+        self.version = version
+        self.version_reads = 0
+        self.clock = Clock()
+        self.the_board = Board(self.clock)
+        self.me = (4242, "77")
+        self.on_deploy = None    # callable(uuid, reconcile) to simulate failures
+
+    def alive(self, pid, start):
+        return True
+
+    def node(self, ident):
+        n = self.nodes.get(ident)
+        return copy.deepcopy(n) if n else None
+
+    def listing(self, ttl, max_age=None, newer_than=None):
+        return Fetched([copy.deepcopy(n) for n in self.nodes.values()], 0.0, True)
+
+    def tick_in(self, ttl):
+        return ttl
+
+    def classify(self, n, expected):
+        return assoc.classify_association(assoc.NodeView.from_mapping(n), expected)
+
+    def board(self):
+        return self.the_board
+
+    def patch_node(self, uuid, patch):
+        self.calls.append(("PATCH", uuid, patch))
+        info = self.nodes[uuid].setdefault("instance_info", {})
+        for op in patch:
+            key = op["path"].split("/")[-1]
+            if op["op"] == "remove":
+                info.pop(key, None)
+            else:
+                info[key] = op["value"]
+
+    def set_traits(self, uuid, traits):
+        self.calls.append(("TRAITS", uuid, list(traits)))
+        self.nodes[uuid]["traits"] = list(traits)
+
+    def deploy(self, uuid, body, microversion, deadline, reconcile):
+        self.calls.append(("DEPLOY", uuid, microversion, body))
+        if self.on_deploy:
+            self.on_deploy(uuid, reconcile)
+            return
+        self.nodes[uuid].update(provision_state="deploying", target_provision_state="active")
+
+    def server_version(self):
+        self.version_reads += 1
+        return self.version
+
+    def writes(self):
+        return [c for c in self.calls if c[0] in ("PATCH", "TRAITS", "DEPLOY")]
+
+
+def flow(ironic, guard=None, check_mode=False, **params):
+    p = {"node": "n1", "instance_uuid": INST, **params}
+    return DeployFlow(ironic, DeployRequest.from_params(p), guard, check_mode,
+                      clock=ironic.clock, wall=ironic.clock, sleep=ironic.clock.sleep)
+
+
+# -- defect 10: validate first, write last, roll back ---------------------------------------------
+def test_invalid_deploy_steps_fail_before_anything_is_written():
+    ironic = FakeIronic(node())
+    with pytest.raises(errors.BadInput) as exc:
+        flow(ironic, traits=["CUSTOM_X"], deploy_steps=[{"interface": "deploy", "step": "x", "args": {}}]).run()
+    assert "deploy_steps[0]" in exc.value.msg and "priority" in exc.value.msg
+    assert ironic.writes() == [] and ironic.nodes["n1"]["traits"] == ["CUSTOM_OLD"]
+
+
+def test_ironic_refusing_the_deploy_puts_traits_and_instance_info_back():
+    ironic = FakeIronic(node())
+
+    def refuse(uuid, reconcile):
+        raise errors.IronwaveError("HTTP 400 Invalid deploy_steps: 'foo' is not one of [...]", "bad_request")
+    ironic.on_deploy = refuse
+    with pytest.raises(errors.IronwaveError) as exc:
+        flow(ironic, traits=["CUSTOM_X"], instance_info={"image_source": "new", "root_gb": 10},
+             deploy_steps=[{"interface": "foo", "step": "x", "args": {}, "priority": 1}]).run()
+    assert exc.value.kind == "bad_request" and "put back" in exc.value.msg and exc.value.result["rolled_back"]
+    assert ironic.nodes["n1"]["traits"] == ["CUSTOM_OLD"]
+    assert ironic.nodes["n1"]["instance_info"] == {"image_source": "old"}
+
+
+def test_gate_timeout_writes_nothing_and_leaves_no_admission():
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+    with pytest.raises(errors.SlotUnavailable) as exc:
+        flow(ironic, traits=["CUSTOM_X"], busy_limit=1, timeout=30).run()
+    assert "busy_limit 1" in exc.value.msg and "Nothing was written" in exc.value.msg
+    assert ironic.writes() == [] and ironic.the_board.entries == {}
+
+
+def test_writes_come_after_the_gate_and_right_before_the_deploy():
+    ironic = FakeIronic(node())
+    out = flow(ironic, traits=["CUSTOM_X"], instance_info={"image_source": "new"}, busy_limit=2).run()
+    assert out["changed"] and out["association_after"] == "ours"
+    assert [c[0] for c in ironic.writes()] == ["PATCH", "TRAITS", "DEPLOY"]
+    assert ironic.the_board.entries["n1"]["sent_at"] is not None
+
+
+# -- defect 9: a deploy request that failed ambiguously but took effect ------------------------------
+@pytest.mark.parametrize("kind,ambiguous", [("server_error", True), ("invalid_state", False),
+                                            ("database_busy", True), ("connection", True)])
+def test_ambiguous_failure_with_the_node_deploying_for_us_is_success(kind, ambiguous):
+    ironic = FakeIronic(node())
+
+    def took_effect_then_failed(uuid, reconcile):
+        ironic.nodes[uuid].update(provision_state="deploying", target_provision_state="active")
+        raise AmbiguousError(f"HTTP 504 / {kind}", kind, ambiguous)
+    ironic.on_deploy = took_effect_then_failed
+    out = flow(ironic, traits=["CUSTOM_X"], busy_limit=3).run()
+    assert out["changed"] and out["provision_state"] == "deploying"
+    assert ironic.nodes["n1"]["traits"] == ["CUSTOM_OLD", "CUSTOM_X"]   # not rolled back
+    assert ironic.the_board.entries["n1"]["sent_at"] is not None       # still counts as busy
+
+
+def test_reconcile_handed_to_the_client_answers_took_effect():
+    ironic = FakeIronic(node())
+    seen = []
+
+    def client_reconciles(uuid, reconcile):
+        seen.append(reconcile())               # before: available -> not taken effect (resend)
+        ironic.nodes[uuid].update(provision_state="wait call-back")
+        seen.append(reconcile())               # after: ours and deploying -> the result
+    ironic.on_deploy = client_reconciles
+    flow(ironic).run()
+    assert seen[0] is None and seen[1]["provision_state"] == "wait call-back"
+
+
+def test_ambiguous_failure_without_effect_fails_and_rolls_back():
+    ironic = FakeIronic(node())
+
+    def lost(uuid, reconcile):
+        raise AmbiguousError("HTTP 504 gateway timeout", "server_error", True)
+    ironic.on_deploy = lost
+    with pytest.raises(errors.IronwaveError):
+        flow(ironic, traits=["CUSTOM_X"], busy_limit=3).run()
+    assert ironic.nodes["n1"]["traits"] == ["CUSTOM_OLD"] and ironic.the_board.entries == {}
+
+
+def test_someone_elses_deploy_is_not_success():
+    ironic = FakeIronic(node())
+
+    def stolen(uuid, reconcile):
+        ironic.nodes[uuid].update(provision_state="deploying", instance_uuid=OTHER)
+        raise AmbiguousError("HTTP 400 invalid state", "invalid_state")
+    ironic.on_deploy = stolen
+    with pytest.raises(errors.IronwaveError) as exc:
+        flow(ironic).run()
+    assert exc.value.kind == "invalid_state"
+
+
+# -- defect 12: microversions ----------------------------------------------------------------------
+@pytest.mark.parametrize("params,version", [
+    ({}, "1.52"),
+    ({"config_drive": "H4sIAAAA"}, "1.52"),
+    ({"config_drive": {"meta_data": {"hostname": "h"}, "user_data": "#cloud-config\n"}}, "1.56"),
+    ({"config_drive": {"meta_data": {}, "vendor_data": {}}}, "1.59"),
+    ({"deploy_steps": [{"interface": "deploy", "step": "s", "args": {}, "priority": 80}]}, "1.69"),
+    ({"config_drive": {"meta_data": {}},
+      "deploy_steps": [{"interface": "deploy", "step": "s", "args": {}, "priority": "80"}]}, "1.69"),
+])
+def test_each_deploy_request_asks_for_the_microversion_it_needs(params, version):
+    ironic = FakeIronic(node())
+    flow(ironic, **params).run()
+    assert [c[2] for c in ironic.calls if c[0] == "DEPLOY"] == [version]
+    assert ironic.version_reads == (0 if version == "1.52" else 1)   # GET /v1 only when needed
+
+
+def test_server_too_old_is_bad_input_naming_the_field_and_nothing_is_written():
+    ironic = FakeIronic(node(), version="1.60")
+    with pytest.raises(errors.BadInput) as exc:
+        flow(ironic, traits=["CUSTOM_X"],
+             deploy_steps=[{"interface": "deploy", "step": "s", "args": {}, "priority": 80}]).run()
+    assert "deploy_steps needs bare metal API 1.69" in exc.value.msg and "1.60" in exc.value.msg
+    assert ironic.writes() == []
+
+
+@pytest.mark.parametrize("drive,field", [({"meta": {}}, "config_drive: unknown key"),
+                                         ({"meta_data": "x"}, "config_drive.meta_data"),
+                                         ("not base64 !!", "config_drive: a string"), (5, "config_drive: must")])
+def test_bad_config_drive_is_refused_before_writing(drive, field):
+    ironic = FakeIronic(node())
+    with pytest.raises(errors.BadInput) as exc:
+        flow(ironic, traits=["CUSTOM_X"], config_drive=drive).run()
+    assert field in exc.value.msg and ironic.writes() == []
+
+
+# -- defect 11: ours in `deploy failed` is deployed again ------------------------------------------------
+def test_ours_in_deploy_failed_is_deployed_again():
+    ironic = FakeIronic(node(state="deploy failed", target_provision_state="active", last_error="restarted"))
+    out = flow(ironic, busy_limit=2).run()
+    assert out["changed"] and [c[0] for c in ironic.writes()] == ["DEPLOY"]
+
+
+@pytest.mark.parametrize("n,kind", [(node(state="deploy failed", inst=OTHER), "associated_elsewhere"),
+                                    (node(state="deploy failed", maintenance=True), "unusable"),
+                                    (node(state="clean failed"), "unusable"),
+                                    (node(inst=None), "not_reserved")])
+def test_refusals_touch_nothing(n, kind):
+    ironic = FakeIronic(n)
+    with pytest.raises(errors.AssociationRefused) as exc:
+        flow(ironic, traits=["CUSTOM_X"]).run()
+    assert exc.value.kind == kind and ironic.writes() == []
+
+
+def test_active_and_deploying_are_no_ops():
+    assert flow(FakeIronic(node(state="active"))).run()["changed"] is False
+    ironic = FakeIronic(node(state="deploying", target_provision_state="active"))
+    assert flow(ironic).run()["changed"] is False and ironic.writes() == []
+
+
+def test_check_mode_reports_the_diff_and_writes_nothing():
+    ironic = FakeIronic(node())
+    out = flow(ironic, check_mode=True, traits=["CUSTOM_X"], busy_limit=1).run()
+    assert out["changed"] and out["diff"]["after"]["traits"] == ["CUSTOM_OLD", "CUSTOM_X"]
+    assert ironic.writes() == [] and ironic.the_board.entries == {}
+
+
+# -- defects 4 and 6: the run guard at the gate ---------------------------------------------------------
+def test_a_gone_run_stops_at_the_gate_without_sending_anything():
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+    guard = Guard(gone_after=3)
+    with pytest.raises(errors.RunGone):
+        flow(ironic, guard, traits=["CUSTOM_X"], busy_limit=1).run()
+    assert ironic.writes() == [] and ironic.the_board.entries == {}
+    assert all("busy gate" in c for c in guard.checks)
+
+
+def test_a_halt_after_admission_withdraws_and_sends_nothing():
+    ironic = FakeIronic(node())
+    with pytest.raises(errors.RunGone):
+        flow(ironic, Guard(halt_at="writing"), traits=["CUSTOM_X"], busy_limit=2).run()
+    assert ironic.writes() == [] and ironic.the_board.entries == {}
+
+
+def test_guard_is_checked_right_before_the_deploy_request():
+    ironic = FakeIronic(node())
+    with pytest.raises(errors.RunGone):
+        flow(ironic, Guard(halt_at="sending the deploy"), traits=["CUSTOM_X"], busy_limit=2).run()
+    assert [c[0] for c in ironic.writes()] == ["TRAITS", "TRAITS"]   # written, then put back
+    assert ironic.nodes["n1"]["traits"] == ["CUSTOM_OLD"] and ironic.the_board.entries == {}
+
+
+def test_a_busy_limit_lowered_by_the_strategy_applies_at_the_gate():
+    # Configured 3 with one node busy would admit; the strategy lowered it to 1 after backpressure.
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+    with pytest.raises(errors.SlotUnavailable) as exc:
+        flow(ironic, Guard(limit=1), busy_limit=3, timeout=10).run()
+    assert "busy_limit 1" in exc.value.msg
+    assert flow(FakeIronic(node(), node("busy1", "deploying", OTHER)), Guard(), busy_limit=3).run()["changed"]
+
+
+def test_admitted_when_a_busy_node_finishes():
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+    ticks = []
+
+    def sleep(s):
+        ticks.append(s)
+        ironic.clock.t += s
+        if len(ticks) == 3:
+            ironic.nodes["busy1"]["provision_state"] = "active"
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 1}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    assert f.run()["changed"] and len(ticks) == 3 and f.slot_wait > 0
+
+
+def test_association_changed_while_waiting_is_refused_and_the_slot_given_back():
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+
+    def sleep(s):
+        ironic.clock.t += s
+        ironic.nodes["busy1"]["provision_state"] = "active"
+        ironic.nodes["n1"]["instance_uuid"] = OTHER
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 1,
+                                                      "traits": ["CUSTOM_X"]}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    with pytest.raises(errors.AssociationRefused) as exc:
+        f.run()
+    assert exc.value.kind == "associated_elsewhere" and "changed while waiting" in exc.value.msg
+    assert ironic.writes() == [] and ironic.the_board.entries == {}
+
+
+def test_wait_reports_deploy_failed_as_deployment_failed():
+    ironic = FakeIronic(node())
+
+    def fails(uuid, reconcile):
+        ironic.nodes[uuid].update(provision_state="deploy failed", target_provision_state="active",
+                                  last_error="boom")
+    ironic.on_deploy = fails
+    with pytest.raises(errors.DeploymentFailed) as exc:
+        flow(ironic, wait=True).run()
+    assert exc.value.kind == "deploy_failed" and "boom" in exc.value.msg
+
+
+def test_a_request_still_out_holds_its_slot_until_its_process_dies():
+    """Race: host A was admitted and its deploy request is still out, so no listing shows node a
+    busy yet; host B must not take that slot - unless A's process died before sending."""
+    ironic = FakeIronic(node(), node("a", "available", OTHER))
+    ironic.the_board.entries["a"] = {"group": "", "sent_at": None, "until": ironic.clock() + 600, "pid": 7,
+                                     "start": "s"}
+    with pytest.raises(errors.SlotUnavailable):
+        flow(ironic, busy_limit=1, timeout=5).run()
+    assert ironic.writes() == []
+    ironic.alive = lambda pid, start: pid != 7
+    assert flow(ironic, busy_limit=1, timeout=5).run()["changed"]
+    assert set(ironic.the_board.entries) == {"n1"}
+
+
+def test_microversion_without_a_readable_server_maximum_asks_for_the_need():
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
+    steps = [{"interface": "deploy", "step": "s", "args": {}, "priority": 1}]
+    assert rules.pick_microversion(None, steps, None) == "1.69"
+    assert rules.pick_microversion({"user_data": "x"}, None, "1.56") == "1.56"
+    with pytest.raises(errors.BadInput) as exc:
+        rules.pick_microversion({"vendor_data": {}}, None, "1.58")
+    assert "config_drive.vendor_data needs bare metal API 1.59" in exc.value.msg
