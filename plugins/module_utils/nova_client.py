@@ -87,6 +87,11 @@ class NovaApi:
     def delete_server(self, server_id: str) -> None:
         self.api.call("DELETE", f"/servers/{_q(server_id)}", ok=(404,))
 
+    def server_action(self, server_id: str, body: dict) -> None:
+        """POST /servers/X/action (os-resetState, reboot, os-start, ...); a gone server is not an error.
+        Not resent after an ambiguous failure: the caller re-reads the server."""
+        self.api.call("POST", f"/servers/{_q(server_id)}/action", json=body, ok=(404,), resend=False)
+
     def instance_actions(self, server_id: str) -> list[dict]:
         return self.api.request("GET", f"/servers/{_q(server_id)}/os-instance-actions").get("instanceActions", [])
 
