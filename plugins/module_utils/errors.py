@@ -61,6 +61,12 @@ class AuditFindings(IronwaveError):
     kind = "audit_findings"
 
 
+class RecoveryFailed(IronwaveError):
+    """At least one recovery plan failed (timed out or reached a failed state); the others were tried."""
+
+    kind = "recovery_failed"
+
+
 class SlotUnavailable(IronwaveError):
     """A concurrency slot (wave_slot lease, busy gate) could not be had in time."""
 

@@ -27,12 +27,6 @@ NODE_FIELDS = NODE_VIEW_FIELDS + ("provision_updated_at",)   # what still_applie
 NEEDS_OPT_IN = "needs allow_destructive: true"
 
 
-class RecoveryFailed(errors.IronwaveError):
-    """At least one recovery plan failed (timed out or reached a failed state); the others were tried."""
-
-    kind = "recovery_failed"
-
-
 @dataclass
 class RecoverRequest:
     audit: fleet_audit_run.AuditRequest = field(default_factory=fleet_audit_run.AuditRequest)
@@ -207,7 +201,8 @@ def run(conn, ironic, req: RecoverRequest, check_mode: bool, clock: Callable[[],
 
 def _result(audit: fleet_audit_run.AuditPass, records: list, chosen: list, check_mode: bool) -> dict:
     outcomes = [r["outcome"] for r in records]
-    sent = any([r.pop("sent", False) for r in records])   # a list: pop from every record
+    flags = [r.pop("sent", False) for r in records]   # pop from every record
+    sent = any(flags)
     acted = [r for r in records if r["outcome"] in ("done", "failed", "planned")]
     shown = audit.result()
     after = [f"{r['action']} {r['kind']} {r['node'] or ''} {r['server'] or ''}".rstrip() + ": " + "; ".join(r["steps"])
@@ -223,6 +218,7 @@ def _result(audit: fleet_audit_run.AuditPass, records: list, chosen: list, check
     }
     if result["failed_plans"]:
         names = [r["node"] or r["server"] or r["kind"] for r in records if r["outcome"] == "failed"]
-        raise RecoveryFailed(f"{result['failed_plans']} recovery plan(s) failed ({', '.join(map(str, names))}); every "
-                             "other plan was tried - see `plans` for each step, reason and last seen state", **result)
+        raise errors.RecoveryFailed(f"{result['failed_plans']} recovery plan(s) failed ({', '.join(map(str, names))}); "
+                                    "every other plan was tried - see `plans` for each step, reason and last seen "
+                                    "state", **result)
     return result
