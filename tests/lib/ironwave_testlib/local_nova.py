@@ -132,8 +132,11 @@ class LocalNova:
 
     def offered(self) -> set[str]:
         """Resource providers Placement offers one CUSTOM_BAREMETAL from right now."""
-        found = self.placement_get("/allocation_candidates?resources=CUSTOM_BAREMETAL:1")
-        return set(found["provider_summaries"])
+        response = self.conn.placement.get("/allocation_candidates?resources=CUSTOM_BAREMETAL:1", microversion="1.10")
+        if response.status_code == 400:
+            return set()  # a fresh stack: no node has created the resource class yet
+        response.raise_for_status()
+        return set(response.json()["provider_summaries"])
 
     def enroll_nodes(self, count: int, prefix: str = "nova-test", timeout: float = 120) -> list[Any]:
         """`count` fake-hardware nodes (resource_class baremetal) available and powered off (the
