@@ -68,6 +68,11 @@ def test_interrupted_build_on_an_active_node_is_marked_active(nova, run):
     prefix = "fhn-"
     nova.delete_servers(prefix)
     nova.ensure_free_nodes(1)
+    # On a fresh stack a compute gets its first nodes only now: map it into the cell (the role runs
+    # nova-manage cell_v2 discover_hosts), or the scheduler may pick it before its host mapping
+    # exists ("No host-to-cell mapping found", the server ERROR at once).
+    wait_for(lambda: _settled(nova), 180, "every usable node on a compute")
+    nova.stack.start()
     body = {"server": {"name": f"{prefix}0", "flavorRef": nova.flavor_id, "imageRef": nova.image_id,
                        "networks": "none"}}
     server_id = nova.compute("POST", "/servers", body)["server"]["id"]
