@@ -203,6 +203,16 @@ def plan(nodes: Iterable[Mapping[str, Any]], managed: Optional[Mapping[str, str]
             if s.conductor_group:  # the default group needs no filter: the shard already selects the nodes
                 ironic["conductor_group"] = s.conductor_group
             result.computes[s.compute] = {"ironic": ironic}
+    if result.idle_computes and result.computes:
+        # An unsharded nova-compute lists every node and keeps those that hash to it on a ring of
+        # all up computes, sharded ones included: it would manage nodes a shard's compute manages.
+        # An empty shard of its own keeps it out of the ring until nodes are given to it.
+        for host in result.idle_computes:
+            name = _new_name(f"spare-{_UNSAFE.sub('-', host.lower()).strip('-') or 'compute'}", used_names)
+            used_names.add(name)
+            result.computes[host] = {"ironic": {"shard": name}}
+        result.notes.append(f"{len(result.idle_computes)} compute(s) have no nodes ({', '.join(result.idle_computes)}): "
+                            f"each gets an empty shard of its own so it manages no node a shard's compute manages")
     if result.unassigned:
         result.notes.append(f"{len(result.unassigned)} shard(s) have no nova-compute "
                             f"({', '.join(result.unassigned)}): add that many compute hosts to `computes`")

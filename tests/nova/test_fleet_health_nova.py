@@ -198,7 +198,8 @@ def test_hash_ring_split_becomes_shards_and_a_stopped_compute_leaves_its_nodes_u
             after["table"]
 
         # A compute stops: once Nova sees it down, its nodes are unmanaged - and only those.
-        victim = computes[-1]
+        victim = max(computes, key=lambda h: (len(by_compute[h]), h))   # a compute that has nodes
+        assert by_compute[victim], by_compute
         pid = stack.pids()[f"nova-compute-{victim}"]
         os.kill(pid, signal.SIGTERM)
         while pid_alive(pid):

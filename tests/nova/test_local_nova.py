@@ -78,13 +78,17 @@ def test_server_goes_active_on_an_ironic_node(local_nova, nodes):
     image = conn.image.get_image(local_nova.image_id)  # the real Glance, through Keystone's catalog
     assert (image.status, image.size, image.disk_format) == ("active", 1048576, "raw")
     flavor = local_nova.bare_metal_flavor()
+    # Earlier test files may leave free nodes of their own: the server may land on any free node.
+    free = {n.id for n in conn.baremetal.nodes(details=True)
+            if n.provision_state == "available" and not n.instance_id and not n.is_maintenance}
+    assert {n.id for n in nodes} <= free
     started = time.monotonic()
     server = conn.compute.create_server(name="nova-test-boot", flavor_id=flavor.id,
                                         image_id=local_nova.image_id, networks="none")
     server = conn.compute.wait_for_server(server, status="ACTIVE", wait=180)
     took = time.monotonic() - started
     node = conn.baremetal.get_node(server.hypervisor_hostname)
-    assert node.id in {n.id for n in nodes}
+    assert node.id in free
     assert node.instance_id == server.id
     assert node.provision_state == "active"
     assert server.compute_host in local_nova.computes

@@ -220,10 +220,21 @@ def test_compute_assignment_and_nova_conf_settings(nodes, computes, existing, ex
     assert len(hosts) == len(set(hosts))  # at most one nova-compute per shard, one shard per compute
 
 
-def test_spare_computes_are_listed_idle():
+def test_spare_computes_are_listed_idle_and_get_an_empty_shard_of_their_own():
+    # Left unsharded, an idle compute would hash nodes of the sharded computes to itself.
     plan = sp.plan(many("a", 1), computes=["c3", "c1", "c2"])
-    assert plan.computes == {"c1": {"ironic": {"shard": "default-baremetal-1"}}}
+    assert plan.computes == {"c1": {"ironic": {"shard": "default-baremetal-1"}},
+                             "c2": {"ironic": {"shard": "spare-c2-1"}},
+                             "c3": {"ironic": {"shard": "spare-c3-1"}}}
     assert plan.idle_computes == ["c2", "c3"]
+    assert any("empty shard" in n for n in plan.notes)
+    assert [n.shard for n in plan.nodes.values()] == ["default-baremetal-1"]
+
+
+def test_a_configured_spare_shard_is_kept_and_the_compute_is_not_idle():
+    plan = sp.plan(many("a", 1), computes=["c1", "c2"], existing={"spare-c2-1": "c2"})
+    assert plan.computes["c2"] == {"ironic": {"shard": "spare-c2-1"}}
+    assert plan.idle_computes == []
 
 
 def test_more_shards_than_computes_leaves_shards_unassigned():
