@@ -195,6 +195,43 @@ def capacity(resource_class: str, providers: Iterable[Mapping], nodes: Iterable[
                     dict(sorted(per_compute.items())), dict(sorted(per_group.items())), dict(excluded))
 
 
+# nova/conf/compute.py [DEFAULT] max_concurrent_builds: its default, and 0 = unlimited.
+NOVA_MAX_CONCURRENT_BUILDS = 10
+
+
+def _builds_limit(max_builds: Any, host: str) -> int:
+    """One compute's max_concurrent_builds from an int (every compute) or a host -> int mapping
+    (hosts not listed: Nova's default)."""
+    where = "max_concurrent_builds"
+    value = max_builds
+    if isinstance(max_builds, Mapping):
+        value = max_builds.get(host, NOVA_MAX_CONCURRENT_BUILDS)
+        where = f"max_concurrent_builds[{host}]"
+    if isinstance(value, str) and value.strip().isdigit():   # -e max_concurrent_builds=4 is a string
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise errors.BadInput(f"{where}: {value!r} is not a number of builds >= 0 (Nova's [DEFAULT] "
+                              f"max_concurrent_builds of the compute service; 0 = unlimited)", field=where)
+    return value
+
+
+def build_window(per_compute: Mapping[str, int], max_builds: Any = NOVA_MAX_CONCURRENT_BUILDS) -> dict[str, int]:
+    """Builds each compute service can run at once: min(its usable nodes, its max_concurrent_builds).
+    A compute runs at most max_concurrent_builds builds and queues the rest on its semaphore, so a
+    wider window only makes builds wait inside nova-compute (holding RPC workers) instead of in the
+    run. The sum is the Nova waves' window."""
+    if isinstance(max_builds, Mapping):
+        for host in max_builds:
+            _builds_limit(max_builds, host)
+    else:
+        _builds_limit(max_builds, "")
+    out = {}
+    for host, usable in sorted(per_compute.items()):
+        limit = _builds_limit(max_builds, host)
+        out[host] = usable if limit == 0 else min(usable, limit)
+    return out
+
+
 def _advice(reason: str) -> str:
     return ADVICE.get(reason.split(":", 1)[0], "")
 

@@ -51,6 +51,15 @@ options:
       - C(0) answers at once.
     type: float
     default: 90.0
+  max_concurrent_builds:
+    description:
+      - The compute services' C([DEFAULT] max_concurrent_builds) - an integer for all of them, or a
+        mapping of compute service host to its value (hosts not listed - Nova's default C(10)).
+        C(0) means unlimited, as in Nova.
+      - Gives RV(build_window) - a compute builds at most this many servers at once and queues the
+        rest inside nova-compute.
+    type: raw
+    default: 10
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
 author:
@@ -89,6 +98,16 @@ per_compute:
   type: dict
 per_conductor_group:
   description: Usable nodes per conductor group ("" = the default group).
+  returned: success
+  type: dict
+build_window:
+  description:
+    - Builds the cloud can run at once - the sum over compute services of the lower of their usable
+      nodes and their O(max_concurrent_builds). C(playbooks/nova_deploy.yml) caps its wave window with it.
+  returned: success
+  type: int
+per_compute_window:
+  description: RV(build_window) per compute service host.
   returned: success
   type: dict
 excluded:
@@ -130,6 +149,7 @@ class NovaCapacity(IronwaveModule):
         tag=dict(type="str", default="ironwave"),
         pick_ttl=dict(type="int", default=1800),
         placement_wait=dict(type="float", default=90.0),
+        max_concurrent_builds=dict(type="raw", default=10),
     )
     module_kwargs = dict(mutually_exclusive=[("count", "names")])
 
@@ -139,6 +159,7 @@ class NovaCapacity(IronwaveModule):
             raise nova_capacity.errors.BadInput(f"count: must be >= 0, got {p['count']}")
         if p["placement_wait"] < 0:
             raise nova_capacity.errors.BadInput(f"placement_wait: must be >= 0 seconds, got {p['placement_wait']}")
+        nova_capacity.build_window({}, p["max_concurrent_builds"])   # bad input fails before any request
         io = NovaIO(self.conn, self.client, cloud_identity(p, self.conn), p["outage_budget"], "ironwave")
         req = BuildRequest(name="", flavor=p["flavor"], image="", host="", run_id="capacity",
                            pick_ttl=float(p["pick_ttl"]), placement_wait=float(p["placement_wait"]))
@@ -153,6 +174,7 @@ class NovaCapacity(IronwaveModule):
                             and io.placement.consumer_allocations(s["id"]))
             count -= reclaimed
         cap = ServerBuild(io, req).capacity_for(count or 0)
+        window = nova_capacity.build_window(cap.per_compute, p["max_concurrent_builds"])
         absolute = io.nova.limits()
         if count:
             nova_capacity.check_request(cap, count, p["flavor"])
@@ -160,6 +182,7 @@ class NovaCapacity(IronwaveModule):
         return {"changed": False, "resource_class": cap.resource_class, "usable": len(cap.usable),
                 "placement_free": cap.placement_free, "ironic_free": cap.ironic_free,
                 "per_compute": cap.per_compute, "per_conductor_group": cap.per_conductor_group,
+                "build_window": sum(window.values()), "per_compute_window": window,
                 "excluded": cap.excluded, "requested": count or 0, "already_built": built,
                 "reclaimed": reclaimed,
                 "quota_free": nova_capacity.quota_free(absolute),

@@ -4,9 +4,13 @@
 """Limits on the real local Nova, read from Nova's own records (instance actions and launch times):
 - deploy_limit_scope cloud: two runs at once share one limit on builds in flight;
 - tune_services pushes max_concurrent_builds into the local nova-compute services and restarts
-  exactly them; afterwards no compute service runs more than that many builds at once."""
+  exactly them; afterwards no compute service runs more than that many builds at once;
+- the wave window is capped by the capacity check's build_window (per compute min(usable nodes,
+  max_concurrent_builds))."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 
 import pytest
@@ -134,3 +138,26 @@ def _tune_inventory(tmp_path):
         "localhost": {"ansible_connection": "local",
                       "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}}}}}))
     return path
+
+
+def test_the_wave_window_is_capped_by_what_the_computes_can_build_at_once(nova, tmp_path):
+    """With nova_deploy_max_concurrent_builds 1 the capacity check's build_window is one per compute
+    service with usable nodes, and playbooks/nova_deploy.yml (deploy_limit 6) never has more builds
+    in flight than that, from Nova's own records (create request -> launched)."""
+    prefix = "cw-"
+    nova.delete_servers(prefix)
+    nova.ensure_free_nodes(4)
+    inv = _inventory(tmp_path / "cw.yml", nova, [f"{prefix}{i}" for i in range(4)],
+                     nova_deploy_max_concurrent_builds=1)
+    env = {**nova.env, "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}   # the capacity result on one line
+    result = run_playbook(PLAYBOOK, {"deploy_limit": 6}, env, "-i", str(inv), "-v")
+    assert result.rc == 0, result.output
+    found = re.search(r'"per_compute_window": (\{[^}]*\})', result.output)
+    assert found, result.output
+    per_compute = json.loads(found[1])
+    window = sum(per_compute.values())
+    assert set(per_compute.values()) <= {0, 1} and 1 <= window <= len(nova.stack.computes), per_compute
+    servers = _servers(nova, prefix)
+    assert len(servers) == 4 and {s["status"] for s in servers} == {"ACTIVE"}
+    assert peak_overlap([_create_to_active(nova, s) for s in servers]) <= window
+    nova.delete_servers(prefix)

@@ -242,3 +242,31 @@ def test_unlimited_or_unknown_quota_never_refuses():
     assert nc.quota_free({"maxTotalInstances": -1, "totalInstancesUsed": 50}) is None
     assert nc.quota_free({}) is None and nc.quota_free(None) is None
     nc.check_quota({"maxTotalInstances": -1, "totalInstancesUsed": 5}, 1000)
+
+
+# -- build window: usable nodes x max_concurrent_builds per compute -----------------------------
+@pytest.mark.parametrize(("per_compute", "max_builds", "expected"), [
+    ({"c1": 5, "c2": 1}, 2, {"c1": 2, "c2": 1}),                    # the lower of the two per compute
+    ({"c1": 5, "c2": 30}, 10, {"c1": 5, "c2": 10}),
+    ({"c1": 5, "c2": 3}, 0, {"c1": 5, "c2": 3}),                    # 0: Nova's unlimited
+    ({"c1": 5, "c2": 12}, {"c1": 1}, {"c1": 1, "c2": 10}),          # unlisted hosts: Nova's default 10
+    ({"c1": 5}, "3", {"c1": 3}),                                    # an extra var arrives as a string
+    ({"c1": 0}, 4, {"c1": 0}),
+    ({}, 4, {}),
+])
+def test_build_window_per_compute(per_compute, max_builds, expected):
+    assert nc.build_window(per_compute, max_builds) == expected
+
+
+@pytest.mark.parametrize(("max_builds", "field"), [
+    (-1, "max_concurrent_builds"),
+    ("four", "max_concurrent_builds"),
+    (True, "max_concurrent_builds"),
+    ({"c9": -2}, "max_concurrent_builds[c9]"),                    # checked even for a host without nodes
+    ({"c1": None}, "max_concurrent_builds[c1]"),
+])
+def test_build_window_refuses_bad_limits_naming_the_field(max_builds, field):
+    with pytest.raises(errors.BadInput) as exc:
+        nc.build_window({"c1": 2}, max_builds)
+    assert exc.value.result["field"] == field
+    assert "0 = unlimited" in exc.value.msg
