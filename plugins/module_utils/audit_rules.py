@@ -125,14 +125,33 @@ def _server_f(kind: str, server: Mapping, node: Mapping | None, age: float | Non
                    age, {**evidence, **extra}, detail=detail)
 
 
+def live_conductors(conductors: list[Mapping[str, Any]]) -> set | None:
+    """Hostnames of the conductors alive now; None when nobody can be called dead.
+
+    Ironic on SQLite (one combined process) never refreshes a conductor's heartbeat ("the
+    conductor's last_updated field will also not update"), so after heartbeat_timeout it lists
+    every conductor as not alive although one serves the API. Then the one registered last
+    (newest updated_at) is the live one and older ones were stopped without deregistering
+    (SIGKILL, power loss); without updated_at nothing is known."""
+    if not conductors:
+        return None
+    alive = {c.get("hostname") for c in conductors if c.get("alive")}
+    if alive:
+        return alive
+    stamped = [c for c in conductors if c.get("updated_at")]
+    if not stamped:
+        return None
+    return {max(stamped, key=lambda c: str(c["updated_at"])).get("hostname")}
+
+
 def _ironic(snap: Snapshot, th: at.Thresholds) -> Iterable[tuple]:
-    alive = {c.get("hostname") for c in snap.conductors if c.get("alive")}
+    alive = live_conductors(snap.conductors)
     for node in snap.nodes:
         state, label = node.get("provision_state"), node.get("name") or node.get("uuid")
         age = _age(snap.now, node.get("provision_updated_at"), node.get("updated_at"))
         held_by = node.get("reservation")
         # Without a conductor listing nobody can be called dead.
-        if held_by and snap.conductors and held_by not in alive:
+        if held_by and alive is not None and held_by not in alive:
             lock_age = _age(snap.now, node.get("updated_at"), node.get("provision_updated_at"))
             if lock_age is None or lock_age > th.check("dead_conductor_lock"):
                 yield _node_f("node_locked_dead_conductor", node, lock_age,
@@ -140,7 +159,7 @@ def _ironic(snap: Snapshot, th: at.Thresholds) -> Iterable[tuple]:
                 continue
         if state in at.WORKING and _past(age, th.node(state)):
             handler = held_by or node.get("conductor")
-            alive_flag = (handler in alive) if (snap.conductors and handler) else None
+            alive_flag = (handler in alive) if (alive is not None and handler) else None
             yield _node_f("node_stuck", node, age, f"node {label} has been {state} for {age:.0f} s",
                           conductor_alive=alive_flag), node
         elif state in at.WAITING and _past(age, th.node(state)):

@@ -28,7 +28,7 @@ NODE_FIELDS = ("uuid", "name", "provision_state", "target_provision_state", "pro
                "reservation", "conductor_group", "maintenance", "maintenance_reason",
                "last_error", "instance_uuid", "power_state", "resource_class", "shard",
                "instance_info", "extra")
-CONDUCTOR_FIELDS = ("hostname", "alive", "conductor_group")
+CONDUCTOR_FIELDS = ("hostname", "alive", "conductor_group", "updated_at")  # updated_at: audit_rules.live_conductors
 ALLOCATION_FIELDS = ("uuid", "name", "node_uuid", "state", "resource_class", "updated_at", "created_at")
 
 

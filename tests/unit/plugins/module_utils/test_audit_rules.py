@@ -69,6 +69,10 @@ def test_kinds_and_policy_cover_the_same_names():
 
 
 DEAD = [{"hostname": "c1", "alive": True}, {"hostname": "c2", "alive": False}]
+# Ironic on SQLite never refreshes heartbeats: after heartbeat_timeout every conductor is listed not
+# alive. The one registered last serves the API; an older one was stopped without deregistering.
+SQLITE = [{"hostname": "c1", "alive": False, "updated_at": ago(3000)},
+          {"hostname": "c2", "alive": False, "updated_at": ago(9000)}]
 # (case, snapshot, kind, expected present)
 IRONIC_CASES = [
     ("stuck", ironic_only(node(state="deploying", age=1801)), "node_stuck", True),
@@ -84,6 +88,13 @@ IRONIC_CASES = [
      "node_locked_dead_conductor", False),
     ("live lock", ironic_only(node(reservation="c1", age=9999)), "node_locked_dead_conductor", False),
     ("no conductor listing", ironic_only(node(reservation="c2", age=9999), conductors=[]),
+     "node_locked_dead_conductor", False),
+    ("sqlite: the newest conductor is alive", ironic_only(node(reservation="c1", age=9999), conductors=SQLITE),
+     "node_locked_dead_conductor", False),
+    ("sqlite: an older one is dead", ironic_only(node(reservation="c2", age=241), conductors=SQLITE),
+     "node_locked_dead_conductor", True),
+    ("none alive, no times: unknown", ironic_only(node(reservation="c1", age=9999),
+                                                  conductors=[{"hostname": "c1", "alive": False}]),
      "node_locked_dead_conductor", False),
     ("failed", ironic_only(node(state="deploy failed", age=1)), "node_failed", True),
     ("failed no time", ironic_only(node(state="clean failed", provision_updated_at=None, updated_at=None)),
