@@ -50,7 +50,7 @@ ADVICE = {
     PROVIDER_FULL: "Placement holds allocations or reservations on them: find the consumers "
                    "(openstack resource provider show --allocations) and delete stale servers",
     NO_COMPUTE: "no nova-compute service owns them: check [ironic] conductor_group/shard of the compute "
-                "services, run nova-manage cell_v2 discover_hosts",
+                "services, run nova-manage cell_v2 discover_hosts --by-service",
     COMPUTE_DISABLED: "enable the compute service (openstack compute service set --enable)",
     COMPUTE_DOWN: "start the nova-compute service that owns them",
     PICKED: "another run is building on them: wait for it to finish",
