@@ -14,6 +14,16 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import (
     audit_rules, audit_table, audit_thresholds, errors, fleet_audit_io, nova_capacity, recovery_policy)
 
 NOVA_MODES = ("auto", "always", "never")
+# The audit's module options (fleet_audit, and fleet_recover which audits first); documented in
+# doc_fragments/fleet_audit.py.
+AUDIT_OPTIONS = {
+    "thresholds": {"type": "dict"},
+    "policy": {"type": "dict"},
+    "nova": {"type": "str", "choices": list(NOVA_MODES), "default": "auto"},
+    "compute_shards": {"type": "dict"},
+    "compute_conductor_groups": {"type": "dict"},
+    "ours_nodes": {"type": "list", "elements": "str", "default": []},
+}
 
 
 @dataclass

@@ -25,45 +25,14 @@ description:
     C(conductor_group_without_compute). See docs/fleet-health.md."
   - Fails only for the kinds named in O(fail_on). Check mode is the same (nothing is written).
 options:
-  thresholds:
-    description:
-      - Per-state age thresholds in seconds, overriding the defaults derived from Ironic's own
-        timeouts (e.g. C(wait call-back) 900 = half of C(deploy_callback_timeout)).
-      - Keys are Ironic provision states, Nova task states, C(dead_conductor_lock) or
-        C(allocation); or sections C(node), C(server), C(other) holding them.
-    type: dict
-  policy:
-    description:
-      - "Per-kind or per-state overrides of the recommended action (for example C(deploy failed: undeploy)),
-        the same as the recovery's, so the audit shows what recovery would do."
-    type: dict
   fail_on:
     description: Finding kinds that fail the task (after the whole audit is reported).
     type: list
     elements: str
     default: []
-  nova:
-    description:
-      - C(auto) audits Nova when the cloud's catalog has a compute endpoint; C(always) requires it;
-        C(never) audits Ironic only.
-    type: str
-    choices: [auto, always, never]
-    default: auto
-  compute_shards:
-    description: Compute host -> the C([ironic] shard) it serves (null = every node), for C(shard_without_compute).
-    type: dict
-  compute_conductor_groups:
-    description: Compute host -> the C([ironic] conductor_group) it serves, for C(conductor_group_without_compute).
-    type: dict
-  ours_nodes:
-    description:
-      - Node names or UUIDs recovery may deploy again besides those reserved through an Ironic
-        allocation (this collection's standalone path, metalsmith). Nodes Nova deployed never are.
-    type: list
-    elements: str
-    default: []
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.fleet_audit
 author:
   - ironwave.baremetal developers (@ironwave)
 """
@@ -125,13 +94,8 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud
 
 class FleetAudit(IronwaveModule):
     argument_spec = dict(
-        thresholds=dict(type="dict"),
-        policy=dict(type="dict"),
+        **fleet_audit_run.AUDIT_OPTIONS,
         fail_on=dict(type="list", elements="str", default=[]),
-        nova=dict(type="str", choices=list(fleet_audit_run.NOVA_MODES), default="auto"),
-        compute_shards=dict(type="dict"),
-        compute_conductor_groups=dict(type="dict"),
-        ours_nodes=dict(type="list", elements="str", default=[]),
     )
 
     def run(self) -> dict:

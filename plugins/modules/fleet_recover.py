@@ -47,37 +47,9 @@ options:
     description: At most this many plans are carried out in one run; the rest are skipped (at least 1).
     type: int
     default: 20
-  thresholds:
-    description:
-      - Per-state age thresholds in seconds for the audit (see M(ironwave.baremetal.fleet_audit)).
-    type: dict
-  policy:
-    description:
-      - "Per-kind or per-state overrides of the action (for example C(deploy failed: undeploy)); an action
-        that cannot start from a node's state makes that plan report only."
-    type: dict
-  nova:
-    description:
-      - C(auto) audits Nova when the cloud's catalog has a compute endpoint; C(always) requires it;
-        C(never) audits and recovers Ironic only.
-    type: str
-    choices: [auto, always, never]
-    default: auto
-  compute_shards:
-    description: Compute host -> the C([ironic] shard) it serves, for the audit.
-    type: dict
-  compute_conductor_groups:
-    description: Compute host -> the C([ironic] conductor_group) it serves, for the audit.
-    type: dict
-  ours_nodes:
-    description:
-      - Node names or UUIDs recovery may deploy again besides those reserved through an Ironic
-        allocation. Nodes Nova deployed never are.
-    type: list
-    elements: str
-    default: []
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.fleet_audit
 author:
   - ironwave.baremetal developers (@ironwave)
 """
@@ -153,12 +125,7 @@ class FleetRecover(IronwaveModule):
         allow_destructive=dict(type="bool", default=False),
         kinds=dict(type="list", elements="str", default=[]),
         max_actions=dict(type="int", default=20),
-        thresholds=dict(type="dict"),
-        policy=dict(type="dict"),
-        nova=dict(type="str", choices=list(fleet_audit_run.NOVA_MODES), default="auto"),
-        compute_shards=dict(type="dict"),
-        compute_conductor_groups=dict(type="dict"),
-        ours_nodes=dict(type="list", elements="str", default=[]),
+        **fleet_audit_run.AUDIT_OPTIONS,
     )
 
     def run(self) -> dict:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import uuid
 
 import pytest
 
+from ironwave_testlib import waiting
 from ironwave_testlib.module_runner import ModuleRunner, module_env
 from ironwave_testlib.nodes import make_available
 from ironwave_testlib.paths import PLAYBOOKS
@@ -43,15 +43,7 @@ def run(ironic, tmp_path_factory):
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.3):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - the API may be restarting
-            pass
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    return waiting.wait_for(predicate, timeout, what, interval, tolerate_errors=True)   # the API may be restarting
 
 
 def states(conn, ids) -> dict[str, str]:

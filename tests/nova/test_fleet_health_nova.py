@@ -29,6 +29,7 @@ from ironwave_testlib.nova_fleet import NovaFleet
 from ironwave_testlib.paths import PLAYBOOKS
 from ironwave_testlib.playbook import run_playbook
 from ironwave_testlib.processes import pid_alive
+from ironwave_testlib.waiting import wait_for
 
 HYPERVISOR = "OS-EXT-SRV-ATTR:hypervisor_hostname"
 HOST = "OS-EXT-SRV-ATTR:host"
@@ -44,16 +45,6 @@ def nova(local_nova) -> NovaFleet:
 @pytest.fixture(scope="module")
 def run(local_nova, tmp_path_factory):
     return ModuleRunner(local_nova.cloud, module_env(local_nova.clouds_yaml), tmp_path_factory.mktemp("fleet-nova"))
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _server(nova, server_id: str) -> dict:

@@ -11,34 +11,7 @@ import pytest
 from ansible_collections.ironwave.baremetal.plugins.module_utils import errors, ironic_states
 from ansible_collections.ironwave.baremetal.plugins.module_utils import recover_steps as rs
 from ansible_collections.ironwave.baremetal.plugins.module_utils import recovery_policy as rp
-from ansible_collections.ironwave.baremetal.plugins.module_utils.audit_rules import Finding
-
-T0 = "2026-12-01T11:00:00+00:00"
-
-
-def node(state="active", instance="s1", power="power on", **kw):
-    return {"uuid": "n1", "name": "node-n1", "provision_state": state, "target_provision_state": None,
-            "instance_uuid": instance, "power_state": power, "provision_updated_at": T0, "reservation": None,
-            "maintenance": False, **kw}
-
-
-def server(task=None, status="ACTIVE", host="cmp1", updated="2026-12-01T11:00:00Z"):
-    return {"id": "s1", "name": "srv-s1", "status": status, "OS-EXT-STS:task_state": task, "updated": updated,
-            "OS-EXT-SRV-ATTR:host": host, "OS-EXT-SRV-ATTR:hypervisor_hostname": "n1"}
-
-
-def nf(kind, n, **extra):
-    ev = {k: n.get(k) for k in ("provision_state", "provision_updated_at", "instance_uuid", "reservation",
-                                "maintenance", "power_state")}
-    return Finding(kind, n["name"], n["uuid"], evidence={**ev, **extra})
-
-
-def sf(kind, s, n=None):
-    ev = {"status": s["status"], "task_state": s["OS-EXT-STS:task_state"], "updated": s["updated"],
-          "host": s["OS-EXT-SRV-ATTR:host"]}
-    if n:
-        ev.update({k: n.get(k) for k in ("provision_state", "instance_uuid", "power_state")})
-    return Finding(kind, "node-n1", "n1", s["name"], s["id"], evidence=ev)
+from ironwave_testlib.recovery_cases import nf, node, server, sf
 
 
 def _policies(key):
