@@ -22,6 +22,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   nodes:
     description:
@@ -107,6 +108,17 @@ seealso:
   - name: Fleet enrollment guide
     description: docs/enroll.md in the collection.
     link: https://github.com/ironwave/baremetal/blob/main/docs/enroll.md
+attributes:
+  check_mode:
+    support: full
+    details: Plans the creations, updates, port additions and state moves from one listing and sends nothing.
+  diff_mode:
+    support: full
+    details: The whole entry of each new node; before and after of the changed fields, traits and ports otherwise.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

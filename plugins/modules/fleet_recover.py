@@ -50,8 +50,20 @@ options:
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
   - ironwave.baremetal.fleet_audit
+  - ironwave.baremetal.attributes
 author:
   - ironwave.baremetal developers (@ironwave)
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent; each plan that would run has the outcome C(planned).
+  diff_mode:
+    support: full
+    details: The audit's findings are the before and the planned actions the after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

@@ -47,8 +47,20 @@ options:
     default: auto
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 author:
   - ironwave.baremetal developers (@ironwave)
+attributes:
+  check_mode:
+    support: full
+    details: Shows the shard plan and sends nothing.
+  diff_mode:
+    support: full
+    details: The shards of the nodes before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

@@ -69,15 +69,20 @@ options:
     description: Minimum headroom above the wave, in nodes.
     type: int
     default: 2
-attributes:
-  check_mode:
-    description: Read-only, so it runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is no diff.
-    support: none
 notes:
   - Never changes anything; runs in check mode too.
+extends_documentation_fragment:
+  - ironwave.baremetal.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Pure computation on the controller; never contacts a service, so it runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details: 'Read-only: nothing changes, so there is no diff.'
+  action_group:
+    support: none
+    membership: []
 """
 
 EXAMPLES = r"""

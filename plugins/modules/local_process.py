@@ -89,13 +89,18 @@ options:
 notes:
   - Supports check mode and diff mode.
   - Linux only (reads C(/proc)).
+extends_documentation_fragment:
+  - ironwave.baremetal.attributes
 attributes:
   check_mode:
-    description: Reports what would be started, stopped or restarted, without doing it.
     support: full
+    details: Reports what would be started, stopped or restarted, without doing it.
   diff_mode:
-    description: Shows the running state and PID before and after.
     support: full
+    details: Shows the running state and PID before and after.
+  action_group:
+    support: none
+    membership: []
 """
 
 EXAMPLES = r"""

@@ -44,6 +44,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   node:
     description: Node name or UUID (the C(node) returned by M(ironwave.baremetal.node_reserve)).
@@ -132,6 +133,17 @@ options:
     choices: [global, conductor_group]
 notes:
   - Supports check mode (nothing is sent but reads) and diff (provision_state, instance_info keys, traits).
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent but reads; C(changed) says whether a deploy would be requested.
+  diff_mode:
+    support: full
+    details: The provision state, the instance_info keys and the traits before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

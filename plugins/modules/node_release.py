@@ -19,6 +19,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   node:
     description: Node name or UUID. When omitted, the node is found from the allocation named O(instance_name).
@@ -35,6 +36,17 @@ options:
     default: false
 notes:
   - Supports check mode and diff.
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent but reads; C(changed) says whether the reservation would be removed.
+  diff_mode:
+    support: full
+    details: The node's instance_uuid and allocation before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

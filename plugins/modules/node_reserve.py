@@ -36,6 +36,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   instance_name:
     description:
@@ -131,6 +132,17 @@ requirements:
   - jmespath (only when O(expression) is used)
 notes:
   - Supports check mode (reports the node that would be picked; nothing is created) and diff.
+attributes:
+  check_mode:
+    support: full
+    details: Reports the node that would be picked (RV(check_mode_pick)); nothing is created or claimed.
+  diff_mode:
+    support: full
+    details: The reserved node before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

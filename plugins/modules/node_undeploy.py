@@ -21,6 +21,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   node:
     description: Node name or UUID.
@@ -58,6 +59,17 @@ options:
     default: 300
 notes:
   - Supports check mode and diff.
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is sent but reads; C(changed) says whether the node would be torn down.
+  diff_mode:
+    support: full
+    details: The provision state and instance_uuid before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   nodes:
     description: Node names or UUIDs.
@@ -52,6 +53,17 @@ options:
     type: str
 notes:
   - Supports check mode (read-only).
+attributes:
+  check_mode:
+    support: full
+    details: 'Read-only: waits the same in check mode (nothing is sent but reads).'
+  diff_mode:
+    support: N/A
+    details: 'Read-only: nothing changes, so there is no diff.'
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

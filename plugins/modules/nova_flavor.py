@@ -43,8 +43,20 @@ options:
     default: 10
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 author:
   - ironwave.baremetal developers (@ironwave)
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is created or set; C(changed) says whether it would be.
+  diff_mode:
+    support: full
+    details: Whether the flavor exists and its extra specs, before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

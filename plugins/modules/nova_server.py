@@ -130,8 +130,20 @@ options:
     default: true
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 author:
   - ironwave.baremetal developers (@ironwave)
+attributes:
+  check_mode:
+    support: full
+    details: Sends no write; C(changed) says whether a server would be built or deleted.
+  diff_mode:
+    support: full
+    details: The server (and the node it is on) before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

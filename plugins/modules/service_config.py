@@ -81,15 +81,19 @@ options:
     default: false
 extends_documentation_fragment:
   - ansible.builtin.files
+  - ironwave.baremetal.attributes
 notes:
   - Supports check mode and diff mode.
 attributes:
   check_mode:
-    description: Reports what would change without writing the file.
     support: full
+    details: Reports what would change without writing the file.
   diff_mode:
-    description: Shows a line diff of the file.
     support: full
+    details: Shows a line diff of the file.
+  action_group:
+    support: none
+    membership: []
 """
 
 EXAMPLES = r"""

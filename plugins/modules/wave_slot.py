@@ -37,6 +37,7 @@ author:
   - ironwave.baremetal developers (@ironwave)
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
+  - ironwave.baremetal.attributes
 options:
   state:
     description:
@@ -117,6 +118,17 @@ notes:
     (the marker before and after).
   - Clock skew between controllers does not matter (no clock readings are compared); only clock
     rates do.
+attributes:
+  check_mode:
+    support: full
+    details: With O(state=acquired), reports whether a slot is free now; nothing is written.
+  diff_mode:
+    support: full
+    details: The slot marker on the node before and after.
+  action_group:
+    support: full
+    membership:
+      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""
