@@ -54,8 +54,8 @@ def declares_check_mode(name: str) -> bool:
     """What the module gives AnsibleModule as supports_check_mode: its ModuleBase subclass's class
     attribute, else a literal supports_check_mode= keyword in its source, else AnsibleModule's False."""
     module = importlib.import_module(f"ansible_collections.ironwave.baremetal.plugins.modules.{name}")
-    classes = [c for _, c in inspect.getmembers(module, inspect.isclass)
-               if issubclass(c, ModuleBase) and c.__module__ == module.__name__]
+    classes = [c for c in vars(module).values()
+               if inspect.isclass(c) and issubclass(c, ModuleBase) and c.__module__ == module.__name__]
     if classes:
         return all(bool(c.supports_check_mode) for c in classes)
     for node in ast.walk(ast.parse(inspect.getsource(module))):
