@@ -17,6 +17,9 @@ description:
     coloured by state over time).
   - Aggregate callback, works next to any stdout callback. Enable it with
     C(callbacks_enabled = ironwave.baremetal.wave_report) or C(ANSIBLE_CALLBACKS_ENABLED).
+  - Under ansible-runner (AWX), a report path left at its default is written into the job's artifacts
+    directory (C(AWX_ISOLATED_DATA_DIR)/ironwave/, same file name), which AWX keeps, instead of the project
+    directory, which it throws away; a path set in configuration, environment or ini is kept as given.
   - AWX artifacts (counts, failed and not-started hosts) are written by the strategy into the playbook stats
     custom data under C(ironwave_wave), which ansible-runner sends as C(artifact_data); no role task needed.
 author:
@@ -26,7 +29,9 @@ requirements:
   - enable in configuration (callbacks_enabled)
 options:
   report_path:
-    description: JSON report file. Empty string disables it. Parent directories are created.
+    description:
+      - JSON report file. Empty string disables it. Parent directories are created.
+      - Left at its default under ansible-runner (AWX), it goes to C($AWX_ISOLATED_DATA_DIR/ironwave/wave-report.json).
     type: path
     default: reports/wave-report.json
     env:
@@ -35,7 +40,9 @@ options:
       - section: callback_wave_report
         key: report_path
   svg_path:
-    description: SVG timeline file. Empty string disables it.
+    description:
+      - SVG timeline file. Empty string disables it.
+      - Left at its default under ansible-runner (AWX), it goes to C($AWX_ISOLATED_DATA_DIR/ironwave/wave-timeline.svg).
     type: path
     default: reports/wave-timeline.svg
     env:
@@ -68,7 +75,7 @@ from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_report_ren
     timeline_svg,
 )
 from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule import BUS, WaveEvent
-from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker, report_location
 
 _ALWAYS = ("play_start", "halt", "play_end")
 
@@ -112,8 +119,8 @@ class CallbackModule(CallbackBase):
             self._write()
 
     def _write(self) -> None:
-        report_path = self.get_option("report_path")
-        svg_path = self.get_option("svg_path")
+        report_path = self._path("report_path")
+        svg_path = self._path("svg_path")
         if report_path:
             _write_file(report_path, json.dumps({"plays": self._reports}, indent=2, sort_keys=True) + "\n")
         if svg_path:
@@ -122,6 +129,10 @@ class CallbackModule(CallbackBase):
                    (("report:", report_path), ("timeline picture:", svg_path)) if path]
         if written:
             self._display.display("WAVE " + " | ".join(written))
+
+    def _path(self, option: str):
+        value, origin = self.get_option_and_origin(option)
+        return report_location.report_path(value, origin, os.environ)
 
     def v2_playbook_on_start(self, playbook):
         BUS.subscribe(self._on_event)
