@@ -19,8 +19,11 @@ deregistered - never after a SIGKILL. So:
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,6 +35,7 @@ from ironwave_testlib.nodes import make_available
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 DEAD, LIVE = "dc-conductor-a", "dc-conductor-b"
+SPARES = 8   # candidates for the live conductor's node: P(all hash to the dead one) = 1/256
 TIMING = {"conductor": {"heartbeat_interval": 2, "heartbeat_timeout": 10}}
 
 
@@ -54,6 +58,17 @@ def _nodes(conn, ids) -> dict[str, dict]:
     return {n["uuid"]: n for n in listing["nodes"] if n["uuid"] in ids}
 
 
+def _patch(ironic, node: str, patch: list) -> int:
+    """One PATCH straight to Ironic (openstacksdk would retry a 503); its status code."""
+    req = urllib.request.Request(f"{ironic.endpoint}/v1/nodes/{node}", data=json.dumps(patch).encode(), method="PATCH",
+                                 headers={"Content-Type": "application/json", "X-OpenStack-Ironic-API-Version": "1.46"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def _alive(conn) -> dict[str, bool]:
     listing = conn.baremetal.get("/conductors?fields=hostname,alive", microversion="1.49").json()
     return {c["hostname"]: c["alive"] for c in listing["conductors"]}
@@ -62,10 +77,10 @@ def _alive(conn) -> dict[str, bool]:
 def test_locks_of_a_dead_conductor_are_named_then_recovered_after_takeover(ironic, run):
     conn = ironic.conn
     rc = f"dc-{uuid.uuid4().hex[:6]}"
-    nodes = make_available(conn, [f"{rc}-{i}" for i in range(3)], node_fields=lambda i: {"resource_class": rc})
-    ours, foreign, live = nodes[0].id, nodes[1].id, nodes[2].id
+    nodes = make_available(conn, [f"{rc}-{i}" for i in range(2 + SPARES)], node_fields=lambda i: {"resource_class": rc})
+    ours, foreign, spares = nodes[0].id, nodes[1].id, [n.id for n in nodes[2:]]
     wait_for(lambda: all(n.power_state == "power off" for n in conn.baremetal.nodes(details=True)
-                         if n.id in (ours, foreign, live)), 60, "the nodes powered off")
+                         if n.id in [ours, foreign, *spares]), 60, "the nodes powered off")
     alloc = conn.baremetal.create_allocation(name=f"{rc}-inst", resource_class=rc, candidate_nodes=[ours])
     alloc_id = conn.baremetal.wait_for_allocation(alloc, timeout=60).id
     conn.baremetal.update_node(foreign, instance_id=str(uuid.uuid4()))
@@ -82,9 +97,14 @@ def test_locks_of_a_dead_conductor_are_named_then_recovered_after_takeover(ironi
     wait_for(lambda: not ironic.api_answers(), 30, "the API to go away")
     ironic.start(local_ironic_host=LIVE)
     conn = ironic.conn
-    # A node the live conductor holds (its fake deploy keeps the lock for 30-40 s).
-    conn.baremetal.update_node(live, instance_id=str(uuid.uuid4()),
-                               instance_info={"image_source": "http://127.0.0.1/dc.img"})
+    # A node the live conductor holds (its fake deploy keeps the lock for 30-40 s). While the dead
+    # conductor stays registered, SQLite's static hash ring still gives it some nodes: the API
+    # refuses changes to those (503 "Cannot use 'none' RPC to connect to remote conductor").
+    live = next((u for u in spares if _patch(ironic, u, [
+        {"op": "add", "path": "/instance_uuid", "value": str(uuid.uuid4())},
+        {"op": "add", "path": "/instance_info", "value": {"image_source": "http://127.0.0.1/dc.img"}}]) == 200),
+        None)
+    assert live, f"every one of {SPARES} nodes hashed to the dead conductor"
     conn.baremetal.set_node_provision_state(live, "active")
     wait_for(lambda: _alive(conn).get(DEAD) is False and _alive(conn).get(LIVE) is False, 40,
              "every conductor listed as not alive (SQLite: no heartbeats)")
