@@ -78,6 +78,11 @@ def test_server_goes_active_on_an_ironic_node(local_nova, nodes):
     image = conn.image.get_image(local_nova.image_id)  # the real Glance, through Keystone's catalog
     assert (image.status, image.size, image.disk_format) == ("active", 1048576, "raw")
     flavor = local_nova.bare_metal_flavor()
+    # Placement may offer nothing for a while after earlier files' runs (CI: the boot ended in
+    # "No valid host" with the nodes free in Ironic): boot once it offers a node.
+    deadline = time.monotonic() + 180
+    while not local_nova.offered() and time.monotonic() < deadline:
+        time.sleep(2)
     # Earlier test files may leave free nodes of their own: the server may land on any free node.
     free = {n.id for n in conn.baremetal.nodes(details=True)
             if n.provision_state == "available" and not n.instance_id and not n.is_maintenance}
