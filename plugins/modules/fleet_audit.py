@@ -34,19 +34,9 @@ extends_documentation_fragment:
   - ironwave.baremetal.cloud
   - ironwave.baremetal.fleet_audit
   - ironwave.baremetal.attributes
+  - ironwave.baremetal.attributes.read_only
 author:
   - ironwave.baremetal developers (@ironwave)
-attributes:
-  check_mode:
-    support: full
-    details: 'Read-only: runs the same in check mode (nothing is sent but reads).'
-  diff_mode:
-    support: N/A
-    details: 'Read-only: nothing changes, so there is no diff.'
-  action_group:
-    support: full
-    membership:
-      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

@@ -17,6 +17,7 @@ author:
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
   - ironwave.baremetal.attributes
+  - ironwave.baremetal.attributes.read_only
 options:
   name_prefix:
     description: Only nodes whose name starts with this.
@@ -31,17 +32,6 @@ options:
   conductor_group:
     description: Only nodes in this conductor group.
     type: str
-attributes:
-  check_mode:
-    support: full
-    details: 'Read-only: runs the same in check mode (nothing is sent but reads).'
-  diff_mode:
-    support: N/A
-    details: 'Read-only: nothing changes, so there is no diff.'
-  action_group:
-    support: full
-    membership:
-      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

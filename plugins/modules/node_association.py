@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - ironwave.baremetal.cloud
   - ironwave.baremetal.attributes
+  - ironwave.baremetal.attributes.read_only
 options:
   node:
     description: Node name or UUID. When omitted the node is found from O(instance_name) or O(instance_uuid).
@@ -39,17 +40,6 @@ options:
     type: bool
 notes:
   - Check mode is supported (the module is read-only).
-attributes:
-  check_mode:
-    support: full
-    details: 'Read-only: runs the same in check mode (nothing is sent but reads).'
-  diff_mode:
-    support: N/A
-    details: 'Read-only: nothing changes, so there is no diff.'
-  action_group:
-    support: full
-    membership:
-      - ironwave.baremetal.ironwave
 """
 
 EXAMPLES = r"""

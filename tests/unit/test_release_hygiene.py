@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.ironwave.baremetal.plugins.doc_fragments import attributes as attributes_fragment
 from ansible_collections.ironwave.baremetal.plugins.module_utils.module_base import ModuleBase
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,19 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def documentation(name: str) -> dict:
-    """The module's own DOCUMENTATION (before doc fragments are merged), read without importing it."""
+    """The module's own DOCUMENTATION, read without importing it, with the attributes of the
+    `ironwave.baremetal.attributes.<preset>` fragments it extends (the descriptions of the plain
+    `attributes` fragment are left to ansible-doc)."""
     tree = ast.parse((ROOT / "plugins/modules" / f"{name}.py").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
-            return yaml.safe_load(node.value.value)
+            doc = yaml.safe_load(node.value.value)
+            for fragment in doc.get("extends_documentation_fragment") or []:
+                if fragment.startswith(f"{COLLECTION}.attributes."):
+                    preset = yaml.safe_load(getattr(attributes_fragment.ModuleDocFragment,
+                                                    fragment.rsplit(".", 1)[1].upper()))
+                    doc["attributes"] = {**preset["attributes"], **(doc.get("attributes") or {})}
+            return doc
     raise AssertionError(f"{name}: no DOCUMENTATION")
 
 
