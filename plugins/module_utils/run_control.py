@@ -28,14 +28,21 @@ CONTROL_DIR_ENV = "IRONWAVE_RUN_CONTROL_DIR"
 
 
 def process_start(pid: int) -> str:
-    """A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), "" if gone
-    or unknown. With the PID it names one process even after the PID is reused."""
+    """A process's start time in clock ticks since boot (field 22 of /proc/PID/stat), "" if gone,
+    dead or unknown. With the PID it names one process even after the PID is reused.
+
+    A killed process keeps its /proc entry, start time included, until its parent reaps it (a
+    zombie, state Z; X while being reaped): that is "gone" too - a parent that is slow to reap
+    (or never does) must not keep a killed run's orphans deploying."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
             # The command name (field 2) may contain spaces: split after its closing ')'.
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
         return ""
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+        return ""
+    return fields[19]
 
 
 def control_path(pid: int, start: str, directory: str | None = None) -> str:

@@ -145,7 +145,10 @@ def _bound_at(changes: list[dict], at: float, cap: int, slack: float = 1.0) -> i
             if change["at"] <= t:
                 bound = change["busy_limit"] or cap
         return bound
-    return max(at_time(at - slack), at_time(at))
+    # Every bound published inside the interval counts, not only those at its two ends: the
+    # limit may rise and fall again within it (CI: 2 -> 3 -> cap -> 2 in under a second).
+    inside = [change["busy_limit"] or cap for change in changes if at - slack < change["at"] <= at]
+    return max([at_time(at - slack), *inside])
 
 
 def test_backpressure_lowers_the_busy_limit_of_prefetched_hosts(local_ironic_factory, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -38,6 +39,31 @@ def test_guard_of_a_dead_process_stops_without_sending():
         guard.check("sending the deploy request")
     assert info.value.kind == "run_gone"
     assert f"PID {proc.pid}" in info.value.msg and "nothing was sent" in info.value.msg
+
+
+def test_a_killed_run_not_yet_reaped_is_gone():
+    """kill -9 of ansible-playbook leaves a zombie (same PID, same start time in /proc) until its
+    parent reaps it; its orphans must stop then, not when (or if) the parent gets round to it."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        value = guard_for_controller(proc.pid)
+        assert value["start"]
+        proc.kill()
+        for _ in range(500):        # wait for the zombie without reaping it
+            with open(f"/proc/{proc.pid}/stat", encoding="ascii") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child never became a zombie")
+        assert process_start(proc.pid) == ""
+        guard = RunControl.from_params(value)
+        assert not guard.alive()
+        with pytest.raises(errors.RunGone):
+            guard.check("sending the deploy request")
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_a_reused_pid_is_not_our_run():
