@@ -424,8 +424,10 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
                  {"ironwave_wave_schedule": ["100%"], "deploy_poll_interval": round(3.0 / c, 2), **gate, **uuid}),
         Scenario("ours wave, 1 wave, allocation", "ours", max(2 * c, 25), {"ironwave_wave_schedule": ["100%"], **gate}),
         Scenario("ours wave [1, C] canary, uuid", "ours", max(2 * c, 25), {"ironwave_wave_schedule": [1, c], **gate, **uuid}),
-        Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0}),
-        Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c, {"deploy_limit": c, "deploy_limit_scope": "cloud"}),
+        # deploy_builtin.yml runs a canary batch first by default; one batch, as the other one-wave rows.
+        Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0, "ironwave_builtin_serial": ["100%"]}),
+        Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c,
+                 {"deploy_limit": c, "deploy_limit_scope": "cloud", "ironwave_builtin_serial": ["100%"]}),
         Scenario("oc serial: C", "baseline", c, label="serial"),
         Scenario("oc free + throttle: C", "baseline", c, label="free_throttle"),
         Scenario("oc host_pinned forks C", "baseline", c, label="host_pinned"),

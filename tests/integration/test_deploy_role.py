@@ -347,3 +347,49 @@ def test_uuid_reserve_sets_and_refreshes_instance_info(local_ironic, tmp_path):
         seen.append((got["node"], got["changed"]))
     assert [c for _n, c in seen] == [True, True, False]
     assert len({n for n, _c in seen}) == 1
+
+
+def test_builtin_path_deploys_the_canary_first_and_a_failed_canary_stops_the_play(local_ironic, tmp_path):
+    """playbooks/deploy_builtin.yml (ansible.builtin.host_pinned, serial [1, "100%"]): a canary whose
+    deploy fails stops the play - no other host starts, no other node of the run gets a write or a
+    deploy request (Ironic's log); once the canary is fixed, its node is active in Ironic before
+    any other node of the run receives its deploy request."""
+    prefix = "dr-cb-"
+    _enroll(local_ironic, prefix, 5, 0x1c)
+    hosts = [f"{prefix}inst-{i}" for i in range(4)]
+    conn = local_ironic.conn
+    uuids = {n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
+    inv = _inventory(tmp_path, local_ironic, prefix, hosts)
+    broken = yaml.safe_load(inv.read_text())
+    broken["baremetal"]["hosts"][hosts[0]] = {"deploy_steps": HALT_STEPS}
+    broken_inv = tmp_path / "inventory-broken.yml"
+    broken_inv.write_text(yaml.safe_dump(broken))
+    extra = {"deploy_limit": 2}
+
+    cursor = local_ironic.log_cursor()
+    failed = local_ironic.run_playbook(REPO / "playbooks" / "deploy_builtin.yml", extra, "-i", str(broken_inv),
+                                       "--forks", "6")
+    assert failed.rc != 0, failed.output
+    assert failed.recap[hosts[0]]["failed"] == 1, failed.output
+    assert not set(failed.recap) & set(hosts[1:]), "no host after the failed canary may start"
+    text = cursor.text()
+    writes = [r for r in ironic_log.requests(text) if r.node in uuids and r.method in ("PATCH", "PUT", "POST")]
+    assert not [r for r in writes if r.is_deploy], "the failed canary's run sent a deploy request"
+    held = [n.name for n in conn.baremetal.nodes(details=True) if n.name.startswith(prefix) and n.instance_id]
+    assert len(held) <= 1, f"only the canary's node may be reserved: {held}"
+
+    cursor = local_ironic.log_cursor()
+    fixed = local_ironic.run_playbook(REPO / "playbooks" / "deploy_builtin.yml", extra, "-i", str(inv),
+                                      "--forks", "6")
+    assert fixed.rc == 0, fixed.output
+    text = cursor.text()
+    placements = _placements(conn, prefix)
+    assert sorted(placements) == sorted(hosts)
+    by_name = {n.name: n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
+    canary_node = by_name[placements[hosts[0]]]
+    canary_active = min(m.ts for m in ironic_log.moves(text) if m.node == canary_node and m.state == "active")
+    others_first_deploy = min(r.ts for r in ironic_log.requests(text) if r.is_deploy and r.node in uuids
+                              and r.node != canary_node)
+    assert canary_active < others_first_deploy, (canary_active, others_first_deploy)
+    assert sorted(n.provision_state for n in conn.baremetal.nodes(details=True)
+                  if n.name.startswith(prefix)) == ["active"] * 4 + ["available"]
