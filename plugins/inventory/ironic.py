@@ -13,7 +13,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: ironic
 short_description: Ironic bare metal nodes as inventory hosts
-version_added: "1.0.0"
+version_added: 0.1.0
 description:
   - Lists every Ironic node in one bulk request (C(GET /v1/nodes/detail), all pages) and makes each
     node a host named after the node (its UUID when it has no name).

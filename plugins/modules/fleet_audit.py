@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: fleet_audit
 short_description: Audit a bare metal fleet - stuck states, dead conductors' locks, association and ownership
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - One read-only pass with bulk reads - one paged Ironic node listing with C(fields=), the
     conductors and the allocations; when Nova is configured the servers of all projects, the

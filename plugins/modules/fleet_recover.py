@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: fleet_recover
 short_description: Recover stuck and failed bare metal nodes and servers found by the fleet audit
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Runs one audit pass (the same as M(ironwave.baremetal.fleet_audit), with the same options) and
     turns each finding into a plan from the per-state recovery policy, then carries the plans out

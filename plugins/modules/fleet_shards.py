@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: fleet_shards
 short_description: Plan node shards per nova-compute service and set them on the Ironic nodes
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Reads every node (one paged listing at API 1.82, where C(shard) exists) and, when Nova is
     configured, which nova-compute manages each node today (hypervisors) and which compute services

@@ -112,6 +112,42 @@ def test_release_0_1_0_is_galaxy_version():
         (ROOT / "changelogs/fragments").glob("*.yml")), "the galaxy version is released or has fragments"
 
 
+def _version_added() -> dict[tuple[str, str], str]:
+    """(kind, name) -> version_added of every plugin, read from its documentation without importing it."""
+    found: dict[tuple[str, str], str] = {}
+    for kind in ("modules", "callback", "strategy", "inventory"):
+        for path in sorted((ROOT / "plugins" / kind).glob("*.py")):
+            if path.stem.startswith("_"):
+                continue
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+                    found[(kind, path.stem)] = str(yaml.safe_load(node.value.value).get("version_added"))
+    for path in sorted((ROOT / "plugins/filter").glob("*.yml")):
+        found[("filter", path.stem)] = str(yaml.safe_load(path.read_text())["DOCUMENTATION"].get("version_added"))
+    return found
+
+
+def test_version_added_is_the_release_that_brought_the_plugin():
+    """A plugin listed in a release of changelogs/changelog.yaml says that release; any other plugin
+    is new in the coming one, galaxy.yml's version (which has not been released yet)."""
+    changes = yaml.safe_load((ROOT / "changelogs/changelog.yaml").read_text())
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    assert galaxy not in changes["releases"] or not any((ROOT / "changelogs/fragments").glob("*.yml")), \
+        "galaxy.yml names a released version while fragments wait: bump it to the coming release"
+    released: dict[tuple[str, str], str] = {}
+    for version, release in changes["releases"].items():
+        for entry in release.get("modules") or []:
+            released[("modules", entry["name"])] = version
+        for kind, entries in (release.get("plugins") or {}).items():
+            for entry in entries:
+                released[(kind, entry["name"])] = version
+    found = _version_added()
+    assert ("modules", "node_deploy") in found and ("inventory", "ironic") in found
+    for key, version in sorted(found.items()):
+        assert version == released.get(key, galaxy), f"{key[0]}/{key[1]}: version_added {version}, " \
+            f"expected {released.get(key, galaxy)}"
+
+
 # --- module attributes ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", MODULES)
