@@ -15,6 +15,8 @@ Steps, in this order (each a method, unit-tested with a fake Ironic and a fake c
 5. after an ambiguous failure of the request (502/504, dropped connection, database locked, or
    invalid_state from a resend) re-read the node: ours and deploying/active is success;
 6. verify the association from a listing made after the request, or wait until active.
+Along the way `phases` (deploy_phases.PhaseLog) records when the node became ours, the wait at the
+gate and each provision state seen after the request, at Ironic's own timestamps.
 
 `io` is the Ironic side (deploy_io.DeployIO or a fake): node(ident), listing(ttl, max_age,
 newer_than) -> poll_cache.Fetched, tick_in(ttl), classify(node, expected), board(),
@@ -29,6 +31,7 @@ from typing import Any, Callable, Mapping
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
 from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors, input_checks, ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_phases
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
 
@@ -96,6 +99,13 @@ class DeployFlow:
         self.clock, self.wall, self.sleep = clock, wall, sleep
         self.slot_wait = 0.0
         self.admitted_row: Mapping | None = None
+        self.log = deploy_phases.PhaseLog()
+        self.watching: str | None = None   # the node whose rows feed `log` (set once the flow acts)
+
+    @property
+    def phases(self) -> list[dict]:
+        """The phases so far (empty until the flow acted: check mode, no-ops and refusals)."""
+        return self.log.as_list()
 
     # -- 1. input ---------------------------------------------------------------------------
     def validate(self) -> str:
@@ -129,6 +139,7 @@ class DeployFlow:
             return dict(changed=False, provision_state=state, **base)
         if decision.action == rules.IN_PROGRESS:
             if req.wait and not self.check_mode:
+                self.watching = uuid
                 return self.wait_and_verify(uuid, None, base, changed=False)
             return dict(changed=False, provision_state=state, **base)
 
@@ -138,6 +149,10 @@ class DeployFlow:
         if self.check_mode:
             return dict(changed=True, provision_state=state, diff=diff, **base)
 
+        self.watching = uuid
+        # An available node of ours was last written by its reservation (a failed one by its failure).
+        ours = result.owner == assoc.OWNER_OURS and state == ironic_states.AVAILABLE
+        self.log.reserved(node, ours, self.wall())
         board = self.gate(node)
         requested = self.write_and_deploy(uuid, changes, microversion, board, base)
         if board is not None:
@@ -184,7 +199,7 @@ class DeployFlow:
         board = self.io.board()
         hold = req.backpressure_timeout + 60.0
         pid, started = self.io.me
-        start = self.clock()
+        start, waited_since = self.clock(), self.wall()
         while True:
             self.guard.check(f"waiting at the busy gate for node {uuid}")
             limit = self.guard.busy_limit(req.busy_limit)
@@ -195,6 +210,7 @@ class DeployFlow:
                     entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
                     self.io.alive)):
                 self.slot_wait = round(self.clock() - start, 3)
+                self.log.add(deploy_phases.ADMITTED, self.wall())
                 self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
                 return board
             if self.clock() - start > req.timeout:
@@ -202,6 +218,7 @@ class DeployFlow:
                     f"node {uuid} waited {req.timeout:g} s for a busy slot: {len(busy)} node(s) stayed busy in "
                     f"scope {req.busy_scope} (busy_limit {limit}); raise busy_limit or timeout. Nothing was "
                     "written to the node", node=uuid)
+            self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
             self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
 
     def recheck(self, uuid: str, base: dict) -> None:
@@ -285,8 +302,16 @@ class DeployFlow:
 
     # -- 6. after the request --------------------------------------------------------------------
     def _find(self, uuid: str, newer_than: float | None) -> Mapping | None:
-        rows = self.io.listing(self.req.poll_interval, newer_than=newer_than).data
-        return next((n for n in rows if n.get("uuid") == uuid), None)
+        fetched = self.io.listing(self.req.poll_interval, newer_than=newer_than)
+        row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
+        return self._seen(row, self.wall() - fetched.age)
+
+    def _seen(self, row: Mapping | None, seen: float | None = None) -> Mapping | None:
+        """Record the state of a row read after the deploy request (or while waiting for a deploy
+        in progress) - `seen` is when the copy was made; returns the row."""
+        if row is not None and self.watching == row.get("uuid"):
+            self.log.observe(row, self.wall() if seen is None else seen)
+        return row
 
     def _owned_or_refuse(self, node: Mapping, uuid: str, base: dict, when: str) -> str:
         verdict = self.io.classify(node, self.req.expected)
@@ -297,7 +322,7 @@ class DeployFlow:
 
     def verify_after(self, uuid: str, requested: float, base: dict) -> dict:
         """From a listing made after our request (shared with the other hosts)."""
-        after = self._find(uuid, requested) or self.io.node(uuid)
+        after = self._find(uuid, requested) or self._seen(self.io.node(uuid))
         if after is None:
             raise errors.NotFound(f"node {uuid} disappeared after the deploy request", **base)
         owner = self._owned_or_refuse(after, uuid, base, "during the deploy request")

@@ -23,7 +23,9 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache impo
     ClaimBoard, Fetched, Pacer, SharedListing, cache_key)
 
 MICROVERSION = DEFAULT_MICROVERSION
-LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS))
+# provision_updated_at: Ironic's time of the last state change, which node_deploy reports as the
+# time of each phase (fields= accepts it at every microversion).
+LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS + ("provision_updated_at",)))
 
 
 class Ops:

@@ -218,6 +218,33 @@ rolled_back:
       were put back as they were.
   returned: failure, when instance_info or traits had been written
   type: bool
+phases:
+  description:
+    - What happened to the node, in time order, for a timeline. Each entry has C(phase), C(at) (epoch
+      seconds) and C(source) - C(ironic) when the time is Ironic's own, C(module) when it is the
+      module's clock.
+    - C(reserved) - when the node became ours, the C(updated_at) of a read of the whole node that shows
+      it C(available) and ours (the reservation is its last write), else the module's clock when it
+      had read the node.
+    - C(waiting) - when the module started waiting at the busy gate (only when it had to wait);
+      C(admitted) - when the gate let it through (O(busy_limit) above 0).
+    - Then each provision state seen while the module watched the node after the deploy request
+      (C(deploying), C(wait call-back), C(active), C(deploy failed), ...) at Ironic's
+      C(provision_updated_at) for it. States that lasted less than one O(poll_interval) may not be seen.
+    - Consecutive repeats are one entry, at most 50 entries (the last one is the latest state); a time
+      earlier than the entry before (clock skew) is raised to it.
+    - Empty when nothing was done (check mode, already C(active) or deploying without O(wait),
+      refusals before the gate); also returned on failure once the flow had started.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {phase: reserved, at: 1796542801.25, source: ironic}
+    - {phase: waiting, at: 1796542801.9, source: module}
+    - {phase: admitted, at: 1796542815.4, source: module}
+    - {phase: deploying, at: 1796542815.61, source: ironic}
+    - {phase: wait call-back, at: 1796542818.02, source: ironic}
+    - {phase: active, at: 1796542871.7, source: ironic}
 retries:
   description: Requests retried by the per-cause policy.
   returned: always
@@ -269,7 +296,8 @@ class NodeDeploy(IronwaveModule):
         return self.flow.run()
 
     def result_extra(self) -> dict:
-        extra: dict = {"slot_wait": self.flow.slot_wait if self.flow else 0.0}
+        extra: dict = {"slot_wait": self.flow.slot_wait if self.flow else 0.0,
+                       "phases": self.flow.phases if self.flow else []}   # on failure too
         if self.stats.backpressure:
             # Read by the wave strategy when the host leaves: shrink the window (AIMD).
             extra["ansible_facts"] = {"ironwave_backpressure": True}

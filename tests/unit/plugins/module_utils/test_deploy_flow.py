@@ -386,3 +386,98 @@ def test_microversion_without_a_readable_server_maximum_asks_for_the_need():
     with pytest.raises(errors.BadInput) as exc:
         rules.pick_microversion({"vendor_data": {}}, None, "1.58")
     assert "config_drive.vendor_data needs bare metal API 1.59" in exc.value.msg
+
+
+# -- issue 12: phases for the report's timeline ------------------------------------------------------
+def iso(t):
+    import datetime as dt
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()
+
+
+def moved(ironic, uuid, state, at, target=None):
+    """A state change as Ironic records it: provision_updated_at is Ironic's time of the move."""
+    ironic.nodes[uuid].update(provision_state=state, target_provision_state=target, provision_updated_at=iso(at))
+
+
+def test_phases_follow_the_gate_and_ironics_states_at_ironics_times():
+    ironic = FakeIronic(node(updated_at=iso(990.0)), node("busy1", "deploying", OTHER))
+    ironic.on_deploy = lambda uuid, reconcile: moved(ironic, uuid, "deploying", ironic.clock() + 0.25, "active")
+    ticks = []
+
+    def sleep(s):
+        ticks.append(s)
+        ironic.clock.t += s
+        if len(ticks) == 2:
+            ironic.nodes["busy1"]["provision_state"] = "active"
+        elif len(ticks) == 4:
+            moved(ironic, "n1", "wait call-back", ironic.clock() - 1.0, "active")
+        elif len(ticks) == 6:
+            moved(ironic, "n1", "active", ironic.clock() - 0.5)
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 1,
+                                                      "wait": True, "precheck_max_age": 0}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    assert f.run()["provision_state"] == "active"
+    started, admitted = 1000.0, 1000.0 + sum(ticks[:2])
+    sent = admitted   # the fake clock stands still between admission and the request
+    assert f.phases == [
+        {"phase": "reserved", "at": 990.0, "source": "ironic"},       # the node's updated_at (ours, available)
+        {"phase": "waiting", "at": started, "source": "module"},
+        {"phase": "admitted", "at": admitted, "source": "module"},
+        {"phase": "deploying", "at": sent + 0.25, "source": "ironic"},
+        {"phase": "wait call-back", "at": 1000.0 + sum(ticks[:4]) - 1.0, "source": "ironic"},
+        {"phase": "active", "at": 1000.0 + sum(ticks[:6]) - 0.5, "source": "ironic"}]
+
+
+def test_phases_without_ironic_times_use_when_seen_and_the_module_clock_for_reserved():
+    ironic = FakeIronic(node())    # from the shared listing: no updated_at, no provision_updated_at
+    f = flow(ironic)
+    assert f.run()["changed"]
+    assert f.phases == [{"phase": "reserved", "at": 1000.0, "source": "module"},
+                        {"phase": "deploying", "at": 1000.0, "source": "module"}]
+
+
+def test_a_failed_deploy_keeps_its_phases_up_to_the_failure():
+    ironic = FakeIronic(node())
+    ironic.on_deploy = lambda uuid, reconcile: moved(ironic, uuid, "deploy failed", ironic.clock() + 3, "active")
+    f = flow(ironic, wait=True, busy_limit=2)
+    with pytest.raises(errors.DeploymentFailed):
+        f.run()
+    assert [(p["phase"], p["source"]) for p in f.phases] == [
+        ("reserved", "module"), ("admitted", "module"), ("deploy failed", "ironic")]
+    assert f.phases[-1]["at"] == 1003.0
+
+
+def test_a_gate_timeout_reports_reserved_and_waiting():
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+    f = flow(ironic, busy_limit=1, timeout=10)
+    with pytest.raises(errors.SlotUnavailable):
+        f.run()
+    assert [p["phase"] for p in f.phases] == ["reserved", "waiting"]
+
+
+def test_waiting_for_a_deploy_in_progress_records_only_what_ironic_reported():
+    ironic = FakeIronic(node(state="deploying", target_provision_state="active", provision_updated_at=iso(900)))
+
+    def sleep(s):
+        ironic.clock.t += s
+        moved(ironic, "n1", "active", 1001.5)
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "wait": True}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    assert f.run()["changed"] is False
+    assert f.phases == [{"phase": "deploying", "at": 900.0, "source": "ironic"},
+                        {"phase": "active", "at": 1001.5, "source": "ironic"}]
+
+
+@pytest.mark.parametrize("n,params", [(node(state="active"), {}), (node(state="deploying"), {}),
+                                      (node(), {"check_mode": True})])
+def test_no_phases_when_nothing_was_done(n, params):
+    f = flow(FakeIronic(n), **params)
+    f.run()
+    assert f.phases == []
+
+
+def test_no_phases_for_a_refusal():
+    f = flow(FakeIronic(node(inst=OTHER)))
+    with pytest.raises(errors.AssociationRefused):
+        f.run()
+    assert f.phases == []
