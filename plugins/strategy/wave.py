@@ -76,6 +76,15 @@ from ansible_collections.ironwave.baremetal.plugins.plugin_utils.wave_schedule i
 display = Display()
 
 
+def _failed_when_done(iterator, state) -> bool:
+    """Whether the host's peeked final state is failed. A host that failed inside a block and then
+    ran the block's `always` tasks still sits in that always section until its next (non-peek)
+    get_next_task_for_host, where is_failed() says False; the peeked copy has moved on to the end
+    and carries the failure (what Ansible's recap and get_failed_hosts() see)."""
+    check = getattr(iterator, "_check_failed_state", None)
+    return bool(check(state)) if check is not None and state is not None else False
+
+
 class StrategyModule(HostPinnedStrategyModule):
     """host_pinned whose host list is the window: ``get_hosts_left`` is the only admission point.
 
@@ -226,7 +235,8 @@ class StrategyModule(HostPinnedStrategyModule):
                 state, task = iterator.get_next_task_for_host(host, peek=True)
                 if task is not None:
                     continue
-                outcome = FAILED if (self._tqm._failed_hosts.get(name) or iterator.is_failed(host)) else OK
+                outcome = FAILED if (self._tqm._failed_hosts.get(name) or iterator.is_failed(host)
+                                     or _failed_when_done(iterator, state)) else OK
             # Modules report backpressure as a returned fact (the persistent fact cache), set_fact
             # as a non-persistent one; the former is read once, as the host leaves.
             self._check_backpressure(name, self._variable_manager._fact_cache)

@@ -97,7 +97,7 @@ class Run:
 
 
 def run_play(tmp: Path, playbook_bin: str, play_vars: dict, n: int = 10, host_vars: dict | None = None,
-             env: dict | None = None, serial: str | None = None) -> Run:
+             env: dict | None = None, serial: str | None = None, playbook: str = PLAYBOOK) -> Run:
     out = tmp / "out"
     out.mkdir()
     hosts = ["h%02d" % i for i in range(n)]
@@ -108,7 +108,7 @@ def run_play(tmp: Path, playbook_bin: str, play_vars: dict, n: int = 10, host_va
                        for i, h in enumerate(hosts)}}}}}
     (tmp / "inv.yml").write_text(json.dumps(inv))
     var_lines = "\n".join("    %s: %s" % (k, json.dumps(v)) for k, v in play_vars.items())
-    text = PLAYBOOK.format(out=out, vars=var_lines)
+    text = playbook.format(out=out, vars=var_lines)
     if serial:
         text = text.replace("  gather_facts: false\n", "  gather_facts: false\n  serial: %s\n" % serial)
     (tmp / "pb.yml").write_text(text)
@@ -231,6 +231,50 @@ def test_a_fully_failed_canary_halts_the_rollout(tmp_path, playbook_bin):
     assert rep["halted"] is True and "wave 1/" in rep["halt_reason"], rep["halt_reason"]
     assert run.started() == ["h00"]
     assert rep["not_started_hosts"] == ["h01", "h02", "h03", "h04", "h05"]
+
+
+# The deploy role's shape with deploy_limit_scope cloud: the deploy inside a block whose `always`
+# gives the slot back. The host is failed once the always section is done.
+BLOCK_PLAYBOOK = """
+- name: Wave rollout
+  hosts: fleet
+  gather_facts: false
+  strategy: ironwave.baremetal.wave
+  vars:
+    out: "{out}"
+{vars}
+  tasks:
+    - name: Record start
+      ansible.builtin.raw: "date +%s.%N > {{{{ out }}}}/{{{{ inventory_hostname }}}}.start"
+    - name: Work holding a slot
+      block:
+        - name: Fail when asked
+          ansible.builtin.raw: "exit 1"
+          when: fail_me | default(false)
+        - name: Work
+          ansible.builtin.raw: "sleep {{{{ dur }}}}"
+      always:
+        - name: Give the slot back
+          ansible.builtin.raw: "date +%s.%N > {{{{ out }}}}/{{{{ inventory_hostname }}}}.end"
+"""
+
+
+def test_a_failure_inside_a_block_with_always_counts_against_the_budget(tmp_path, playbook_bin):
+    """A host that failed in a block and then ran the block's `always` tasks is failed (Ansible's
+    recap says so). Before: the strategy looked at the host's state before it left the always
+    section, counted it ok, and a failed canary let the next wave start (found by AWX job slices of
+    deploy.yml with deploy_limit_scope cloud, whose deploy sits in such a block)."""
+    run = run_play(tmp_path, playbook_bin, {
+        "ironwave_wave_size": 2, "ironwave_wave_schedule": [1, 2], "ironwave_wave_max_failures": 0,
+        "ironwave_wave_poll_interval": POLL}, n=5, host_vars={"h00": {"fail_me": True, "dur": 0.2}},
+        playbook=BLOCK_PLAYBOOK)
+    assert run.proc.returncode != 0
+    assert run.stamp("h00", "end") is not None, "the always section ran"
+    rep = run.report()
+    assert rep["halted"] is True and "wave 1/" in rep["halt_reason"], rep
+    assert rep["failed_hosts"] == ["h00"]
+    assert run.started() == ["h00"]
+    assert rep["not_started_hosts"] == ["h01", "h02", "h03", "h04"]
 
 
 @pytest.mark.parametrize("bad, field", [
