@@ -31,12 +31,19 @@ if ! command -v faketime >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
     || echo "faketime could not be installed: the clock-skew integration test will be skipped"
 fi
 
+# Headless Chromium renders the HTML wave report to a PNG (tests/integration/test_html_report.py): the
+# Debian package, when root may install it (the test is skipped only when chromium is absent and not root).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || echo "chromium could not be installed: the HTML report rendering test will fail"
+fi
+
 step units       "$BIN/pytest" -q -p no:cacheprovider tests/unit
 step sanity      bash tests/sanity.sh
 step lint        "$BIN/ansible-lint" --profile production --offline
-step integration "$BIN/pytest" -q -p no:cacheprovider tests/integration
+step integration "$BIN/pytest" -q -p no:cacheprovider --durations=30 tests/integration
 # The Nova path on a real local Nova (installs MariaDB/RabbitMQ and the Nova venv on first use).
-step nova        "$BIN/pytest" -q -p no:cacheprovider tests/nova
+step nova        "$BIN/pytest" -q -p no:cacheprovider --durations=20 tests/nova
 step molecule    bash tests/molecule.sh
 
 echo
