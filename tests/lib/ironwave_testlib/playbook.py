@@ -48,6 +48,7 @@ def base_env(clouds_yaml: Path) -> dict[str, str]:
     # The wave report of test runs goes next to the test's clouds.yaml, not into the checkout's reports/.
     env.setdefault("IRONWAVE_WAVE_REPORT_PATH", str(clouds_yaml.parent / "wave-report.json"))
     env.setdefault("IRONWAVE_WAVE_SVG_PATH", str(clouds_yaml.parent / "wave-timeline.svg"))
+    env.setdefault("IRONWAVE_WAVE_HTML_PATH", str(clouds_yaml.parent / "wave-report.html"))
     return env
 
 

@@ -49,7 +49,7 @@ def test_a_killed_run_not_yet_reaped_is_gone():
         value = guard_for_controller(proc.pid)
         assert value["start"]
         proc.kill()
-        for _ in range(500):        # wait for the zombie without reaping it
+        for _attempt in range(500):        # wait for the zombie without reaping it
             with open(f"/proc/{proc.pid}/stat", encoding="ascii") as fh:
                 if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
                     break
