@@ -72,6 +72,7 @@ nova: venv
 molecule: venv
 	bash tests/molecule.sh
 
+# make benchmark [BENCH_CASE=small|large|all|nova|scale]: see tests/benchmarks/run.sh, docs/benchmarks-scale.md
 BENCH_CASE ?= small
 benchmark: venv
 	bash tests/benchmarks/run.sh --case $(BENCH_CASE)
