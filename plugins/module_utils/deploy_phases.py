@@ -70,3 +70,14 @@ class PhaseLog:
 
     def as_list(self) -> list[dict]:
         return [dict(e) for e in self.entries]
+
+
+def merge(entries: list[Mapping], cap: int = CAP) -> list[dict]:
+    """Entries recorded from several sources (each in its own order) as one PhaseLog list: sorted by
+    `at` (stable, so a tie keeps the order they were recorded in), then consecutive repeats are one
+    entry (the first: a state seen by two services dates from the one that saw it first) and the list
+    is bounded like PhaseLog's."""
+    log = PhaseLog(cap)
+    for entry in sorted(entries, key=lambda e: e["at"]):
+        log.add(entry["phase"], entry["at"], entry.get("source", MODULE))
+    return log.as_list()

@@ -18,6 +18,8 @@
    and build again, at most `max_rebuilds` times. No valid host -> build again only if a fresh
    capacity check still shows a usable node. Anything else fails the host.
 6. ACTIVE -> cross-check server <-> node <-> allocation (nova_crosscheck); a violation fails the host.
+Along the way `phases` (nova_phases.BuildPhases) records each node picked, each create request
+Nova accepted, and the server's and its node's states as the shared listings showed them.
 Takes the I/O object, the clock and the sleep, so unit tests drive it with fakes.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any, Callable
 from ansible_collections.ironwave.baremetal.plugins.module_utils import errors
 from ansible_collections.ironwave.baremetal.plugins.module_utils import nova_build_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import nova_capacity, nova_crosscheck, nova_faults
-from ansible_collections.ironwave.baremetal.plugins.module_utils import nova_pick
+from ansible_collections.ironwave.baremetal.plugins.module_utils import nova_phases, nova_pick
 from ansible_collections.ironwave.baremetal.plugins.module_utils.nova_io import PICK_KEY, picks
 
 HYPERVISOR = "OS-EXT-SRV-ATTR:hypervisor_hostname"
@@ -107,20 +109,28 @@ class Outcome:
     crosscheck: dict = field(default_factory=dict)
     picks: list[str] = field(default_factory=list)
     waited: float = 0.0
+    timeline: nova_phases.BuildPhases = field(default_factory=nova_phases.BuildPhases)
+
+    @property
+    def phases(self) -> list[dict]:
+        """The phases so far (empty until a node was picked or a server waited for)."""
+        return self.timeline.as_list()
 
     def as_result(self) -> dict:
         s = self.server or {}
         return {"changed": self.changed, "node": self.node, "rebuilds": self.rebuilds, "faults": self.faults,
                 "crosscheck": self.crosscheck, "picked": self.picks, "waited": round(self.waited, 1),
+                "phases": self.phases,
                 "server": {"id": s.get("id"), "name": s.get("name"), "status": s.get("status"),
                            "node": s.get(HYPERVISOR), "compute_host": s.get("OS-EXT-SRV-ATTR:host")}}
 
 
 class ServerBuild:
     def __init__(self, io, req: BuildRequest, check_mode: bool = False,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self.io, self.req, self.check_mode = io, req, check_mode
-        self.clock, self.sleep = clock, sleep
+        self.clock, self.sleep, self.wall = clock, sleep, wall   # wall: epoch seconds, for `phases`
         self.out = Outcome()
         self._rc: str | None = None
         self._flavor: dict | None = None
@@ -147,6 +157,8 @@ class ServerBuild:
             self.out.node = req.node if server is None else server.get(HYPERVISOR)
             return self.out
         started = self.clock()
+        if server is not None:
+            self.out.timeline.resumed(self.wall())
         try:
             self._converge(server)
         finally:
@@ -184,7 +196,9 @@ class ServerBuild:
             if server is None:
                 if req.pin:
                     node = self._pick(first=req.node if attempt == 0 else None)
+                asked = self.wall()
                 server = self._create(node)
+                self.out.timeline.requested(server["id"], asked)
                 self.out.changed = True
             if not req.wait:
                 self.out.server, self.out.node = server, node
@@ -274,12 +288,14 @@ class ServerBuild:
             if before is not None and self._other_live_markers(before, ironic_now):
                 tried.add(choice)      # marked since our listing: leave it without writing
                 continue
+            marking = self.wall()
             self.io.write_marker(choice, req.marker_key, req.marker(ironic_now))
             self.out.picks.append(choice)
             self.sleep(req.settle)
             node, now = self.io.read_node(choice)
             # A build from outside (another operator) holds the provider before Ironic shows it.
             if node and self._owned(node, now) and not self.io.placement.provider_allocations(choice):
+                self.out.timeline.reserved(node, True, marking, self.wall())
                 return choice
             self.io.clear_marker(choice, req.marker_key)
             tried.add(choice)
@@ -343,12 +359,18 @@ class ServerBuild:
         deadline = self.clock() + req.timeout
         while True:
             servers = self.io.shared_servers(req.poll_interval)
+            servers_seen = self.wall() - self.io.listing_age("servers")
             nodes = self.io.shared_nodes(req.poll_interval)
+            nodes_seen = self.wall() - self.io.listing_age("nodes")
             server = servers.get(server_id)
             if server is None:
                 server = self.io.nova.get_server(server_id)   # not tagged yet or just created
+                servers_seen = self.wall()
             target = node or (server or {}).get(HYPERVISOR)
-            progress = rules.progress(server, nodes.get(target) if target else None, server_id, node)
+            row = nodes.get(target) if target else None
+            self.out.timeline.observe_server(server, servers_seen)
+            self.out.timeline.observe_node(row, server_id, nodes_seen)
+            progress = rules.progress(server, row, server_id, node)
             if progress.outcome != rules.BUILDING:
                 return progress
             if self.clock() >= deadline:

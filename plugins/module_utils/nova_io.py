@@ -26,7 +26,8 @@ PICK_KEY = "ironwave_pick"
 PICK_PREFIX = PICK_KEY + "_"   # Ironic patch paths allow only [\w-] in a segment
 PICK_FIELDS = ("uuid", "name", "resource_class", "provision_state", "maintenance", "instance_uuid",
                "conductor_group", "extra", "updated_at", "last_error", "power_state")
-WAIT_FIELDS = ("uuid", "name", "provision_state", "instance_uuid", "maintenance", "last_error", "power_state")
+WAIT_FIELDS = ("uuid", "name", "provision_state", "instance_uuid", "maintenance", "last_error", "power_state",
+               "provision_updated_at")   # dates the node's states in nova_server's `phases`
 
 
 @dataclass
@@ -39,6 +40,8 @@ class PickView:
 
 
 class NovaIO:
+    _ages: dict[str, float] | None = None   # seconds since each shared listing was made, as last read
+
     def __init__(self, conn, ironic, ident: str, outage_budget: float, tag: str,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         kwargs = {"outage_budget": outage_budget, "clock": clock, "sleep": sleep}
@@ -86,13 +89,20 @@ class NovaIO:
     # -- waiting (one shared listing per tick for every host of the controller) -----------
     def shared_servers(self, ttl: float) -> dict[str, dict]:
         listing = SharedListing(cache_key(self.ident, "nova-servers", self.tag), ttl=ttl)
-        rows = listing.get(lambda: self.nova.servers(tags=self.tag)).data
-        return {s["id"]: s for s in rows}
+        fetched = listing.get(lambda: self.nova.servers(tags=self.tag))
+        self._ages = {**(self._ages or {}), "servers": fetched.age}
+        return {s["id"]: s for s in fetched.data}
 
     def shared_nodes(self, ttl: float) -> dict[str, dict]:
         listing = SharedListing(cache_key(self.ident, "nova-nodes", WAIT_FIELDS), ttl=ttl)
-        rows = listing.get(lambda: self.ironic.list_nodes(WAIT_FIELDS)).data
-        return {n["uuid"]: n for n in rows}
+        fetched = listing.get(lambda: self.ironic.list_nodes(WAIT_FIELDS))
+        self._ages = {**(self._ages or {}), "nodes": fetched.age}
+        return {n["uuid"]: n for n in fetched.data}
+
+    def listing_age(self, which: str) -> float:
+        """How old the copy the last shared_servers ("servers") or shared_nodes ("nodes") returned
+        was when read (0 when not known), so a state seen in it is dated when it was listed."""
+        return (self._ages or {}).get(which, 0.0)
 
 
 def picks(extra: dict | None) -> dict[str, object]:

@@ -189,6 +189,40 @@ requests:
   description: API requests this task sent, per service (compute, placement, image, ironic).
   returned: always
   type: dict
+phases:
+  description:
+    - What happened to the server and its node, in time order, for a timeline (the
+      P(ironwave.baremetal.wave_report#callback) callback draws it per host). Each entry has C(phase), C(at)
+      (epoch seconds) and C(source) - C(nova) when the time is Nova's own (the server's C(updated)),
+      C(ironic) when it is Ironic's (the node's C(provision_updated_at), C(updated_at)), C(module)
+      when it is the module's clock.
+    - C(reserved) - a node this task picked and marked (pinned mode), at Ironic's C(updated_at) of the
+      read that showed the marker ours, else the module's clock. With O(state=picked) this is the only
+      phase.
+    - C(requested) - when the create request that Nova accepted was sent.
+    - Then what the shared listings showed while the module waited - the server's task state while
+      C(BUILD) as Nova names it (C(scheduling), C(networking), C(block_device_mapping),
+      C(spawning)), C(active) (C(ACTIVE)) and C(error) (C(ERROR)); and the node's provision states
+      while it holds the server (C(deploying), C(wait call-back), C(active), C(deploy failed), ...).
+      States that lasted less than one O(poll_interval) may not be seen.
+    - A rebuild after a race adds its own C(reserved), C(requested) and states.
+    - A service's time is kept between the build's C(requested) (for a server that existed already,
+      the task's start) and when the listing showing it was made, so skewed clocks cannot reorder
+      the steps (Nova's times are whole seconds, so its first state is often dated at C(requested)).
+      Consecutive repeats are one entry (the first seen), at most 50 entries (the last one is the
+      latest state).
+    - Empty when nothing was built (check mode, already C(ACTIVE), refusals); also returned on
+      failure once a node was picked or a build waited for.
+  returned: with O(state=present) or O(state=picked), on success and failure
+  type: list
+  elements: dict
+  sample:
+    - {phase: reserved, at: 1796542801.25, source: ironic}
+    - {phase: requested, at: 1796542802.1, source: module}
+    - {phase: spawning, at: 1796542802.9, source: nova}
+    - {phase: deploying, at: 1796542804.3, source: ironic}
+    - {phase: wait call-back, at: 1796542806.0, source: ironic}
+    - {phase: active, at: 1796542840.7, source: ironic}
 """
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils.nova_build import BuildRequest, ServerBuild
@@ -224,6 +258,7 @@ class NovaServer(IronwaveModule):
     module_kwargs = dict(required_if=[("state", "present", ("flavor", "image")), ("state", "picked", ("flavor",))])
     guarded = True   # a killed or halted run sends no create request
     nova = None
+    build = None
 
     def run(self) -> dict:
         p = self.params
@@ -236,15 +271,18 @@ class NovaServer(IronwaveModule):
             return delete_server(self.nova, p["name"], self.ansible.check_mode, timeout=p["timeout"],
                                  poll_interval=p["poll_interval"])
         req = BuildRequest.from_params(p, self.guard)
-        build = ServerBuild(self.nova, req, check_mode=self.ansible.check_mode)
-        outcome = build.pick_only() if p["state"] == "picked" else build.run()
+        self.build = ServerBuild(self.nova, req, check_mode=self.ansible.check_mode)
+        outcome = self.build.pick_only() if p["state"] == "picked" else self.build.run()
         result = outcome.as_result()
         result["diff"] = {"before": {"server": p["name"] if not outcome.changed else None},
                           "after": {"server": p["name"], "node": outcome.node}}
         return result
 
     def result_extra(self) -> dict:
-        return {"requests": self.nova.counts() if self.nova else {}}
+        extra: dict = {"requests": self.nova.counts() if self.nova else {}}
+        if self.params["state"] in ("present", "picked"):   # not absent/released: they would blank the timeline row
+            extra["phases"] = self.build.out.phases if self.build else []   # on failure too
+        return extra
 
 
 def main() -> None:

@@ -74,3 +74,23 @@ def test_as_list_is_a_copy():
     log.add(dp.WAITING, T)
     log.as_list()[0]["at"] = 0
     assert log.as_list()[0]["at"] == T
+
+
+def test_merge_sorts_sources_into_one_timeline_and_keeps_the_first_of_a_repeat():
+    nova = [{"phase": "requested", "at": T, "source": "module"}, {"phase": "spawning", "at": T + 3, "source": "nova"},
+            {"phase": "active", "at": T + 40, "source": "nova"}]
+    ironic = [{"phase": "deploying", "at": T + 5, "source": "ironic"}, {"phase": "active", "at": T + 38, "source": "ironic"}]
+    assert dp.merge(nova + ironic) == [{"phase": "requested", "at": T, "source": "module"},
+                                       {"phase": "spawning", "at": T + 3, "source": "nova"},
+                                       {"phase": "deploying", "at": T + 5, "source": "ironic"},
+                                       {"phase": "active", "at": T + 38, "source": "ironic"}]
+
+
+def test_merge_keeps_the_recorded_order_of_a_tie_and_is_bounded():
+    tie = [{"phase": "reserved", "at": T}, {"phase": "requested", "at": T, "source": "module"}]
+    assert [e["phase"] for e in dp.merge(tie)] == ["reserved", "requested"]
+    assert dp.merge(tie)[0]["source"] == "module"
+    many = [{"phase": f"p{i}", "at": T + i, "source": "nova"} for i in range(10)]
+    out = dp.merge(list(reversed(many)), cap=4)
+    assert [e["phase"] for e in out] == ["p0", "p1", "p2", "p9"]
+    assert dp.merge([]) == []

@@ -90,6 +90,7 @@ class Cloud:
         self.deleted: list[str] = []
         self.ironic_requests = 0
         self.placement_stale_until: dict[str, float] = {}   # provider -> when Placement shows it free again
+        self.deploy_steps = False   # the node goes deploying, wait call-back (and deploy failed) while building
 
     def add_node(self, u: str, name: str, **fields) -> None:
         self.nodes[u] = {"uuid": u, "name": name, "resource_class": "baremetal", "provision_state": "available",
@@ -107,6 +108,8 @@ class Cloud:
 
     def process(self) -> None:
         for s in list(self.servers.values()):
+            if s["status"] == "BUILD" and self.deploy_steps and s.get(HYP):
+                self._deploy_step(s)
             if s["status"] == "BUILD" and not self.never_active and self.now >= s["_done_at"]:
                 self._finish(s)
             if s.get("_deleted_at") is not None and self.now >= s["_deleted_at"] + 2.0:
@@ -115,14 +118,28 @@ class Cloud:
             if n.get("_clean_at") is not None and self.now >= n["_clean_at"]:
                 n.update(provision_state="available", instance_uuid=None, _clean_at=None)
 
+    def _deploy_step(self, s: dict) -> None:
+        """Nova's driver associates the node, Ironic deploys (a third of the build), then waits for
+        the ramdisk's call-back; each state dated on Ironic's clock when it began."""
+        node, start = self.nodes[s[HYP]], s["_done_at"] - self.build_time
+        state = "deploying" if self.now < start + self.build_time / 3 else "wait call-back"
+        if node["instance_uuid"] in (None, s["id"]) and node["provision_state"] != state:
+            began = start + (1.0 if state == "deploying" else self.build_time / 3)
+            node.update(provision_state=state, instance_uuid=s["id"], provision_updated_at=iso(began))
+
     def _finish(self, s: dict) -> None:
         node = self.nodes[s[HYP]]
         fault = s.pop("_fault")
+        s["updated"] = iso(self.now)
         if fault is None:
-            node.update(provision_state="active", instance_uuid=s["id"], updated_at=iso(self.now))
+            # Ironic finished a second before Nova's driver saw it and set the server ACTIVE.
+            node.update(provision_state="active", instance_uuid=s["id"], updated_at=iso(self.now),
+                        provision_updated_at=iso(self.now - 1.0))
             s.update(status="ACTIVE", **{"OS-EXT-STS:task_state": None})
             return
         self.allocations.pop(s["id"], None)
+        if self.deploy_steps and node["instance_uuid"] == s["id"]:
+            node.update(provision_state="deploy failed", provision_updated_at=iso(self.now - 1.0))
         self.on_fault(node, s["id"])
         s.update(status="ERROR", fault=fault(node["uuid"], s["id"]), **{"OS-EXT-STS:task_state": None})
 
@@ -228,7 +245,7 @@ class FakeNova:
         sid = str(uuid.uuid4())
         u = body.get("hypervisor_hostname")
         s = {"id": sid, "name": body["name"], "status": "BUILD", HYP: None, "OS-EXT-SRV-ATTR:host": None,
-             "tags": list(body.get("tags", [])), "OS-EXT-STS:task_state": "scheduling",
+             "tags": list(body.get("tags", [])), "OS-EXT-STS:task_state": "scheduling", "updated": iso(self.c.now),
              "_done_at": self.c.now + self.c.build_time, "_fault": self.c.faults.pop(0) if self.c.faults else None}
         node = self.c.nodes.get(u)
         if node is None or u in self.c.allocations.values() or node["maintenance"]:
@@ -291,7 +308,7 @@ class FakeIO(NovaIO):
         return {s["id"]: s for s in self.nova.servers(tags=self.tag)}
 
     def shared_nodes(self, ttl):
-        fields = ("uuid", "provision_state", "instance_uuid", "maintenance", "last_error")
+        fields = ("uuid", "provision_state", "instance_uuid", "maintenance", "last_error", "provision_updated_at")
         return {n["uuid"]: n for n in self.ironic.list_nodes(fields)}
 
 
@@ -302,7 +319,8 @@ def request(**kw) -> nb.BuildRequest:
 
 
 def build(cloud: Cloud, check_mode: bool = False, **kw) -> nb.ServerBuild:
-    return nb.ServerBuild(FakeIO(cloud), request(**kw), check_mode=check_mode, clock=cloud.clock, sleep=cloud.sleep)
+    return nb.ServerBuild(FakeIO(cloud), request(**kw), check_mode=check_mode, clock=cloud.clock, sleep=cloud.sleep,
+                          wall=cloud.clock)
 
 
 def ranked(cloud: Cloud, host: str = "web-1") -> list[str]:
@@ -869,3 +887,74 @@ def test_capacity_for_gives_up_after_placement_wait():
     cloud.placement_stale_until[node_uuid(0)] = T0 + 10_000
     cap = build(cloud, placement_wait=20.0).capacity_for(1)
     assert cap.usable == () and cap.excluded == {"provider_full": 1} and cloud.now == T0 + 20
+
+
+# -- phases (the report's timeline) ----------------------------------------------------------------
+
+def _names(phases):
+    return [p["phase"] for p in phases]
+
+
+def _in_time_order(phases):
+    return [p["at"] for p in phases] == sorted(p["at"] for p in phases)
+
+
+def test_phases_of_a_build_are_the_pick_the_request_and_novas_and_ironics_states_at_their_times():
+    cloud = Cloud()
+    cloud.deploy_steps = True
+    out = build(cloud).run()
+    assert out.as_result()["phases"] == [
+        {"phase": "reserved", "at": T0, "source": "ironic"},          # the marker's write, Ironic's updated_at
+        {"phase": "requested", "at": T0 + 1, "source": "module"},     # after the settle delay
+        {"phase": "spawning", "at": T0 + 1, "source": "nova"},
+        {"phase": "deploying", "at": T0 + 2, "source": "ironic"},
+        {"phase": "wait call-back", "at": T0 + 11, "source": "ironic"},
+        {"phase": "active", "at": T0 + 30, "source": "ironic"}]       # Nova's later ACTIVE is the same phase
+
+
+def test_phases_of_a_failed_build_are_in_the_failure():
+    cloud = Cloud()
+    cloud.deploy_steps = True
+    cloud.faults = [deploy_failed]
+    with pytest.raises(errors.DeploymentFailed) as info:
+        build(cloud).run()
+    phases = info.value.result["phases"]
+    assert _names(phases) == ["reserved", "requested", "spawning", "deploying", "wait call-back", "deploy failed",
+                              "error"]
+    assert phases[-2:] == [{"phase": "deploy failed", "at": T0 + 30, "source": "ironic"},
+                           {"phase": "error", "at": T0 + 31, "source": "nova"}]
+
+
+def test_phases_of_a_rebuild_follow_the_failed_build():
+    cloud = Cloud()
+    cloud.deploy_steps = True
+    cloud.faults = [locked]
+    out = build(cloud).run()
+    phases = out.phases
+    one = ["reserved", "requested", "spawning", "deploying", "wait call-back"]
+    assert _names(phases) == one + ["deploy failed", "error"] + one + ["active"] and _in_time_order(phases)
+    requested = [p["at"] for p in phases if p["phase"] == "requested"]
+    error = next(p["at"] for p in phases if p["phase"] == "error")
+    assert requested[0] < error < requested[1] and phases[-1]["source"] == "ironic"
+
+
+def test_a_build_found_running_is_dated_from_the_tasks_start():
+    cloud = Cloud()
+    s = cloud.server_on(node_uuid(1), "web-1", status="BUILD")
+    s.update(_done_at=T0 + 10, updated=iso(T0 - 600), **{"OS-EXT-STS:task_state": "spawning"})
+    out = build(cloud).run()
+    assert out.phases == [{"phase": "spawning", "at": T0, "source": "nova"},
+                          {"phase": "active", "at": T0 + 9, "source": "ironic"}]
+
+
+def test_no_phases_when_nothing_is_built():
+    cloud = Cloud()
+    assert build(cloud, check_mode=True).run().as_result()["phases"] == []
+    cloud.server_on(node_uuid(1), "web-1")
+    assert build(cloud).run().as_result()["phases"] == []
+
+
+def test_a_pick_alone_or_a_build_not_waited_for_has_its_first_phases():
+    cloud = Cloud()
+    assert _names(build(cloud).pick_only().phases) == ["reserved"]
+    assert _names(build(Cloud(), wait=False).run().phases) == ["reserved", "requested"]
