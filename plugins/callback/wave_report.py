@@ -16,8 +16,10 @@ description:
     of all wave plays of the run, an SVG timeline and a self-contained HTML report.
   - The timeline shows one row per node on a time axis (seconds from run start) with its phases from Ironic's
     own history - reserved, waiting for a slot, request sent, deploying, wait call-back, active or failed - as
-    the task results of C(ironwave.baremetal.node_deploy) (or any module whose result has C(phases), such as
-    the Nova path's) report them; a host without them gets one bar for its time in the wave window. Dashed
+    the task results of C(ironwave.baremetal.node_deploy) report them; on the Nova path one row per server
+    from C(ironwave.baremetal.nova_server) (create request sent, Nova's task states such as scheduling and
+    spawning, then the node's provision states; any module whose result has C(phases) counts); a host
+    without them gets one bar for its time in the wave window. Dashed
     lines mark each wave's start, shaded periods the backpressure periods (a busy bound below the cap
     published by the strategy), and under it a chart counts this run's Ironic-busy nodes over time against
     the limit (node_deploy's C(busy_limit), else the window cap) and the published busy bounds.

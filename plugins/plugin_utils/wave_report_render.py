@@ -113,6 +113,12 @@ PHASE_COLOURS = {
     "reserved": "#c6dbef",
     "waiting": "#fdd49e",
     "admitted": "#9ecae1",
+    # Nova path (nova_server): the create request, then Nova's task states before Ironic deploys.
+    "requested": "#9ecae1",
+    "scheduling": "#deebf7",
+    "networking": "#c6dbef",
+    "block_device_mapping": "#c6dbef",
+    "spawning": "#6baed6",
     "deploying": "#3182bd",
     "wait call-back": "#6a51a3",
     "active": "#2e9e44",
@@ -120,7 +126,8 @@ PHASE_COLOURS = {
     "error": "#d62728",
 }
 OTHER_PHASE_COLOUR = "#969696"
-PHASE_LABELS = {"waiting": "waiting for a slot", "admitted": "request sent", "deploy failed": "deploy failed / error"}
+PHASE_LABELS = {"waiting": "waiting for a slot", "admitted": "request sent", "requested": "create request sent",
+                "deploy failed": "deploy failed / error"}
 BACKPRESSURE_FILL = "#fd8d3c"
 LABEL_W = 220
 AXIS_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
@@ -277,8 +284,13 @@ class _Canvas:
                 LABEL_W + self.plot_w / 2, y + 29, "seconds from run start"))
 
 
-def _legend(c: _Canvas, y: int, fallback: bool) -> int:
-    items = [(p, PHASE_LABELS.get(p, p), _phase_colour(p)) for p in PHASE_COLOURS if p != "error"]
+NOVA_PHASES = frozenset({"requested", "scheduling", "networking", "block_device_mapping", "spawning"})
+
+
+def _legend(c: _Canvas, y: int, fallback: bool, seen: frozenset = frozenset()) -> int:
+    # The Nova path's phases are listed only when a row has them (an Ironic-only run never does).
+    items = [(p, PHASE_LABELS.get(p, p), _phase_colour(p)) for p in PHASE_COLOURS
+             if p != "error" and (p not in NOVA_PHASES or p in seen)]
     items.append(("other", "other Ironic state", OTHER_PHASE_COLOUR))
     if fallback:
         items += [("fallback-waiting", "no phases: before window", STATE_COLOURS["waiting"]),
@@ -400,7 +412,9 @@ def timeline_svg(reports: Sequence[Mapping[str, Any]], width: int = 1200, bar_he
     ticks = axis_ticks(t1 - t0)
     fallback = any(not h.get("phases") for rep in reports for h in rep["hosts"])
     c.add('<text x="4" y="16" font-weight="bold" font-size="13">ironwave deploy timeline</text>')
-    rows_top = _legend(c, 26, fallback) + 26
+    seen = frozenset(str(p.get("phase")) for rep in reports for h in rep["hosts"] for p in h.get("phases") or []
+                     if isinstance(p, Mapping))
+    rows_top = _legend(c, 26, fallback, seen) + 26
     head, c.parts = c.parts, []
     y = float(rows_top)
     for rep in reports:

@@ -22,7 +22,9 @@ reads Ironic's own log from where the run started:
 
 Scenarios: ours = playbooks/deploy.yml as shipped (reserve + deploy in the wave window, C hosts
 prefetched, busy gate = C) with one wave, with one wave and reserve by one PATCH
-(deploy_reserve_mode=instance_uuid), with poll 0.5 s, and with a canary [1, C]; ours under builtin
+(deploy_reserve_mode=instance_uuid), with poll 0.5 s, and with a canary [1, C]; ours with the limit
+counted on Ironic (deploy_limit_scope cloud), one run and 3 concurrent runs over hosts[k-1::3] (AWX
+job slicing: own /tmp and poll cache each, one shared limit C); ours under builtin
 host_pinned (forks C; and forks 2C with the cloud-counted wave_slot limit C);
 openstack.cloud.baremetal_node_action (deploy, wait) under `serial: C`, `free` + `throttle: C` and
 `host_pinned` forks C (run from a separate venv with the `ansible` package; rows are
@@ -335,8 +337,11 @@ def reset_pool(conn, timeout: float = 900, batch: int = 10, stuck_after: float =
         time.sleep(2)
 
 
-def inventory(path: Path, n: int, python: str) -> None:
+def inventory(path: Path, n: int, python: str, part: tuple[int, int] = (1, 1)) -> None:
+    """part (k, S): slice k of S, hosts[k-1::S] as AWX splits a sliced job's inventory."""
+    k, slices = part
     hosts = {f"bench-h{i:03d}": {"bench_node": f"{PREFIX}{i:03d}"} for i in range(1, n + 1)}
+    hosts = {name: hosts[name] for name in list(hosts)[k - 1::slices]}
     path.write_text(json.dumps({"baremetal": {"hosts": hosts, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": python,
         "deploy_image_source": IMAGE, "deploy_resource_class": "baremetal"}}}))
@@ -408,6 +413,7 @@ class Scenario:
     forks: int
     extra: dict[str, Any] = field(default_factory=dict)
     label: str = ""           # baseline play variant
+    slices: int = 1           # AWX job slicing: S concurrent runs over hosts[k-1::S] (ours only)
 
 
 def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
@@ -424,6 +430,12 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
                  {"ironwave_wave_schedule": ["100%"], "deploy_poll_interval": round(3.0 / c, 2), **gate, **uuid}),
         Scenario("ours wave, 1 wave, allocation", "ours", max(2 * c, 25), {"ironwave_wave_schedule": ["100%"], **gate}),
         Scenario("ours wave [1, C] canary, uuid", "ours", max(2 * c, 25), {"ironwave_wave_schedule": [1, c], **gate, **uuid}),
+        # AWX job slicing: the same play as the first row, the limit counted on Ironic (wave_slot
+        # leases); one run, then 3 slices started together sharing the one limit C.
+        Scenario("ours wave, 1 run, cloud limit C", "ours", max(2 * c, 25),
+                 {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud"}),
+        Scenario("ours wave, 3 slices, cloud limit C", "ours", max(2 * c, 25),
+                 {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud"}, slices=3),
         # deploy_builtin.yml runs a canary batch first by default; one batch, as the other one-wave rows.
         Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0, "ironwave_builtin_serial": ["100%"]}),
         Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c,
@@ -467,7 +479,10 @@ def run_scenario(conn, sc: Scenario, n: int, c: int, baseline_problem: str | Non
     time.sleep(1.0)  # let the reset's last log lines land before the mark
     offset = log.stat().st_size
     cpu0, icpu0 = children_cpu(), ironic_cpu()
-    row.rc, wall = run(cmd, env, work / "ansible.log")
+    if sc.slices > 1:
+        row.rc, wall = run_slices(cmd, env, work, n, python, sc.slices)
+    else:
+        row.rc, wall = run(cmd, env, work / "ansible.log")
     row.ansible_cpu_s = round(children_cpu() - cpu0, 1)
     icpu1 = ironic_cpu()
     row.ironic_cpu_s = round(icpu1 - icpu0, 1) if icpu0 is not None and icpu1 is not None else None
@@ -485,6 +500,32 @@ def run_scenario(conn, sc: Scenario, n: int, c: int, baseline_problem: str | Non
         row.wall_ratio = round(wall / res["ideal_s"], 3)
         row.span_ratio = round(res["span_s"] / res["ideal_s"], 3)
     return row, conn
+
+
+def run_slices(cmd: list[str], env: dict[str, str], work: Path, n: int, python: str, slices: int) -> tuple[int, float]:
+    """Start S runs of `cmd` together, each on its slice of the inventory and with its own /tmp and
+    poll cache (separate execution nodes share nothing but the cloud); wall = first start to last end.
+    The run id comes from each process (controller, PID, start time): S distinct runs, as AWX's slices."""
+    procs = []
+    t0 = time.monotonic()
+    for k in range(1, slices + 1):
+        inv = work / f"inv-{k}.json"
+        inventory(inv, n, python, (k, slices))
+        tmp = work / f"tmp-{k}"
+        tmp.mkdir()
+        slice_env = {**env, "TMPDIR": str(tmp), "IRONWAVE_POLL_CACHE_DIR": str(work / f"poll-cache-{k}"),
+                     "IRONWAVE_WAVE_REPORT_PATH": str(work / f"wave-report-{k}.json"),
+                     "IRONWAVE_WAVE_SVG_PATH": str(work / f"wave-timeline-{k}.svg")}
+        slice_cmd = [str(inv) if part == str(work / "inv.json") else part for part in cmd]
+        out = open(work / f"ansible-{k}.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        out.write("$ " + " ".join(slice_cmd) + "\n")
+        out.flush()
+        procs.append((subprocess.Popen(slice_cmd, cwd=ROOT, env=slice_env, stdout=out, stderr=subprocess.STDOUT), out))
+    rcs = []
+    for proc, out in procs:
+        rcs.append(proc.wait(timeout=3600))
+        out.close()
+    return max(rcs), time.monotonic() - t0
 
 
 def fmt(v: Any, spec: str) -> str:
