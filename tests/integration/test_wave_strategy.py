@@ -46,7 +46,8 @@ def playbook_bin(request):
     return request.param
 
 
-PLAYBOOK = """
+# The play and its first task, shared by the playbooks below (str.format: {{ }} are literal).
+PLAY_HEAD = """
 - name: Wave rollout
   hosts: fleet
   gather_facts: false
@@ -57,7 +58,9 @@ PLAYBOOK = """
   tasks:
     - name: Record start
       ansible.builtin.raw: "date +%s.%N > {{{{ out }}}}/{{{{ inventory_hostname }}}}.start"
-    - name: Signal backpressure
+"""
+
+PLAYBOOK = PLAY_HEAD + """    - name: Signal backpressure
       ansible.builtin.set_fact:
         ironwave_backpressure: true
       when: backpressure_me | default(false)
@@ -235,18 +238,7 @@ def test_a_fully_failed_canary_halts_the_rollout(tmp_path, playbook_bin):
 
 # The deploy role's shape with deploy_limit_scope cloud: the deploy inside a block whose `always`
 # gives the slot back. The host is failed once the always section is done.
-BLOCK_PLAYBOOK = """
-- name: Wave rollout
-  hosts: fleet
-  gather_facts: false
-  strategy: ironwave.baremetal.wave
-  vars:
-    out: "{out}"
-{vars}
-  tasks:
-    - name: Record start
-      ansible.builtin.raw: "date +%s.%N > {{{{ out }}}}/{{{{ inventory_hostname }}}}.start"
-    - name: Work holding a slot
+BLOCK_PLAYBOOK = PLAY_HEAD + """    - name: Work holding a slot
       block:
         - name: Fail when asked
           ansible.builtin.raw: "exit 1"
