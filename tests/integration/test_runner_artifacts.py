@@ -3,7 +3,7 @@
 # Apache License 2.0 (see LICENSE)
 """A wave play run by ansible-runner the way AWX runs a job (private data dir, project directory,
 ANSIBLE_FORCE_COLOR as AWX sets it): the wave report and timeline land in the job's artifacts
-directory - which AWX keeps - and not in the project directory, which AWX throws away; a report
+directory (JSON, SVG and HTML) - which AWX keeps - and not in the project directory, which AWX throws away; a report
 path set in the environment is kept as given; the progress lines in the job's events carry no
 terminal control codes. No cloud is involved (debug tasks on local hosts)."""
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _run(tmp_path, monkeypatch, **env):
         f"h{i}": {"ansible_connection": "local"} for i in range(5)}}}))
     envvars = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "True",
                "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"), **env}
-    for name in ("IRONWAVE_WAVE_REPORT_PATH", "IRONWAVE_WAVE_SVG_PATH"):
+    for name in ("IRONWAVE_WAVE_REPORT_PATH", "IRONWAVE_WAVE_SVG_PATH", "IRONWAVE_WAVE_HTML_PATH"):
         monkeypatch.delenv(name, raising=False)
     run = ansible_runner.run(private_data_dir=str(private), project_dir=str(project), playbook="wave.yml",
                              envvars=envvars, quiet=True, ident="job1")
@@ -52,6 +52,8 @@ def test_default_report_paths_land_in_the_jobs_artifacts(tmp_path, monkeypatch):
     assert sorted((h["name"], h["state"]) for h in play["hosts"]) == [(f"h{i}", "ok") for i in range(5)]
     assert (play["peak_in_flight"], play["halted"]) == (2, False)
     assert "<svg" in (artifacts / "wave-timeline.svg").read_text()
+    html = (artifacts / "wave-report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and ">h4<" in html
     assert not (project / "reports").exists()
     lines = [e["stdout"] for e in run.events if "WAVE" in e.get("stdout", "")]
     assert lines, "progress lines in the job events"
