@@ -74,9 +74,16 @@ def test_the_node_states_are_ironics_own_and_the_row_names_the_node(built):
         assert host["node"]["uuid"] == node["uuid"] and node["instance_uuid"] == server["id"]   # the row's node
         ironic = {p["phase"]: p for p in host["phases"] if p["source"] == "ironic"}
         assert {"deploying", "active"} & set(ironic), host["phases"]
-        # The node's last state change is its deploy's end: the phase carries Ironic's own time for it.
-        assert ironic["active"]["at"] == pytest.approx(_epoch(node["provision_updated_at"]), abs=1e-3), (
-            host["phases"], node["provision_updated_at"])
+        # A state both services report is kept once, from whichever listing showed it first: `active`
+        # is Nova's when its listing showed ACTIVE before Ironic's showed the node active (CI).
+        active = next(p for p in host["phases"] if p["phase"] == "active")
+        assert active["source"] in ("ironic", "nova"), host["phases"]
+        if active["source"] == "ironic":
+            # The node's last state change is its deploy's end: the phase carries Ironic's own time.
+            assert active["at"] == pytest.approx(_epoch(node["provision_updated_at"]), abs=1e-3), (
+                host["phases"], node["provision_updated_at"])
+        else:   # Nova's time of it (its `updated` then; Nova may write the instance again later)
+            assert built["started"] <= active["at"] <= built["ended"], host["phases"]
         # Nothing Nova or Ironic did for the build is dated before the module asked for it.
         requested = next(p["at"] for p in host["phases"] if p["phase"] == "requested")
         assert all(p["at"] >= requested for p in host["phases"] if p["phase"] != "reserved"), host["phases"]
