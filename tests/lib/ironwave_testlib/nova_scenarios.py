@@ -276,9 +276,12 @@ def _get(proxy, path: str, tries: int = 3, **kwargs: Any) -> dict:
     """GET with the harness's request id; a dropped keep-alive connection is tried again."""
     from keystoneauth1 import exceptions as ksa
 
+    # Popped once, before the loop: a retry after a dropped connection must send them too (it used to
+    # go out without them - Placement at microversion 1.0 answered 404 to /allocation_candidates).
+    headers = {**SAMPLER_HEADERS, **kwargs.pop("headers", {})}
     for attempt in range(tries):
         try:
-            r = proxy.get(path, headers={**SAMPLER_HEADERS, **kwargs.pop("headers", {})}, **kwargs)
+            r = proxy.get(path, headers=headers, **kwargs)
             r.raise_for_status()
             return r.json()
         except ksa.ConnectFailure:
