@@ -12,7 +12,6 @@ policy, so the report and the recovery always agree. Ages are measured on Ironic
 hypervisors that are not nodes of the snapshot (another cell, libvirt computes) are not judged."""
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ansible_collections.ironwave.baremetal.plugins.module_utils import errors, ironic_states
 from ansible_collections.ironwave.baremetal.plugins.module_utils import audit_thresholds as at
 from ansible_collections.ironwave.baremetal.plugins.module_utils import recovery_policy as rp
+from ansible_collections.ironwave.baremetal.plugins.module_utils.timestamps import parse_iso
 
 KINDS: Mapping[str, str] = MappingProxyType({
     "node_locked_dead_conductor": "node reserved by a conductor that is not alive (or not listed) past the threshold",
@@ -84,15 +84,7 @@ def parse_time(value: Any) -> float | None:
     """Epoch seconds of an ISO 8601 time ('Z', an offset, or naive = UTC); None for junk."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return when.timestamp()
+    return parse_iso(value)
 
 
 def _age(now: float, *values: Any) -> float | None:

@@ -8,29 +8,13 @@ Ironic's own (provision_updated_at, updated_at), "module" when it is the module'
 did not say, or the step is the module's own: waiting at the busy gate, admitted)."""
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Mapping
+from typing import Mapping
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils.timestamps import parse_iso
 
 RESERVED, WAITING, ADMITTED = "reserved", "waiting", "admitted"
 IRONIC, MODULE = "ironic", "module"
 CAP = 50   # a node flapping for hours must not grow the task result without bound
-
-
-def parse_iso(value: Any) -> float | None:
-    """Ironic's ISO 8601 timestamp ("2026-12-06T07:40:01.123456+00:00", "...Z", or naive, which
-    Ironic means as UTC) as epoch seconds; None for anything else."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.timestamp()
 
 
 class PhaseLog:

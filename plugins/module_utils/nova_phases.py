@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_phases
-from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_phases import (
-    CAP, IRONIC, MODULE, RESERVED, parse_iso)
+from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_phases import CAP, IRONIC, MODULE, RESERVED
+from ansible_collections.ironwave.baremetal.plugins.module_utils.timestamps import parse_iso
 
 NOVA = "nova"
 REQUESTED = "requested"
