@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ironwave_testlib import ironic_log
+from ironwave_testlib.nodes import REFUSED_DEPLOY_STEPS
 from ironwave_testlib.paths import PLAYBOOKS
 from ironwave_testlib.playbook import run_playbook
 
@@ -212,9 +213,6 @@ def test_backpressure_lowers_the_busy_limit_of_prefetched_hosts(local_ironic_fac
     assert any(pushed_at(t) < 4 for t in late)
 
 
-HALT_STEPS = [{"interface": "deploy", "args": {}, "priority": 50}]  # no "step": node_deploy refuses it
-
-
 def test_a_tripped_budget_stops_prefetched_hosts_before_their_deploy_request(local_ironic_factory, tmp_path):
     """Defect 6: waves [1, 2, 2], budget 0, deploy_limit 2 (window 2 + prefetch 2). The canary is
     already active; two nodes outside the run keep Ironic's busy count at the limit, so wave 2's
@@ -228,7 +226,7 @@ def test_a_tripped_budget_stops_prefetched_hosts_before_their_deploy_request(loc
     hosts = [f"{prefix}inst-{i}" for i in range(5)]  # canary 0; wave 2: 1, 2; wave 3: 3, 4
     inv = _inventory(tmp_path, ironic, prefix, hosts)
     inv_data = yaml.safe_load(inv.read_text())
-    inv_data["baremetal"]["hosts"][hosts[2]] = {"deploy_steps": HALT_STEPS}
+    inv_data["baremetal"]["hosts"][hosts[2]] = {"deploy_steps": REFUSED_DEPLOY_STEPS}
     inv.write_text(yaml.safe_dump(inv_data))
     extra = {"deploy_limit": 2, "ironwave_wave_schedule": [1, 2], "ironwave_wave_max_failures": 0,
              "deploy_reserve_mode": "instance_uuid"}
@@ -361,7 +359,7 @@ def test_builtin_path_deploys_the_canary_first_and_a_failed_canary_stops_the_pla
     uuids = {n.id for n in conn.baremetal.nodes() if n.name.startswith(prefix)}
     inv = _inventory(tmp_path, local_ironic, prefix, hosts)
     broken = yaml.safe_load(inv.read_text())
-    broken["baremetal"]["hosts"][hosts[0]] = {"deploy_steps": HALT_STEPS}
+    broken["baremetal"]["hosts"][hosts[0]] = {"deploy_steps": REFUSED_DEPLOY_STEPS}
     broken_inv = tmp_path / "inventory-broken.yml"
     broken_inv.write_text(yaml.safe_dump(broken))
     extra = {"deploy_limit": 2}

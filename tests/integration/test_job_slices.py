@@ -23,13 +23,14 @@ import uuid
 import pytest
 import yaml
 
+from ironwave_testlib.nodes import REFUSED_DEPLOY_STEPS
 from ironwave_testlib.paths import BIN, COLLECTIONS, REPO
+from ironwave_testlib.playbook import artifact_data
 from ironwave_testlib.slot_sampler import MARKER, Sampler, make_pool
 
 SLICES = 3
 LIMIT = 3
 HOSTS = 12
-HALT_STEPS = [{"interface": "deploy", "args": {}, "priority": 50}]  # no "step": node_deploy refuses it
 LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
 
@@ -62,12 +63,6 @@ def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, cloud
                                     quiet=True, ident=f"slice{k}")
 
 
-def _artifact(runner) -> dict:
-    stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]
-    assert stats, "no playbook_on_stats event in the job's events"
-    return (stats[-1].get("event_data") or {}).get("artifact_data") or {}
-
-
 @pytest.mark.skipif(not LIBFAKETIME, reason="needs libfaketime (apt-get install faketime; tests/run-all.sh does)")
 def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice_only(
         ironic, tmp_path, monkeypatch):
@@ -88,7 +83,7 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     sampler = Sampler(ironic.endpoint, {n.id for n in pool}, period=0.1)
     sampler.start()
     try:
-        jobs = [_job(tmp_path, k, slices[k - 1], {canary_2: {"deploy_steps": HALT_STEPS}} if k == 2 else {},
+        jobs = [_job(tmp_path, k, slices[k - 1], {canary_2: {"deploy_steps": REFUSED_DEPLOY_STEPS}} if k == 2 else {},
                      prefix, str(clouds), 40 if k == 3 else 0) for k in range(1, SLICES + 1)]
         for thread, _runner in jobs:
             thread.join(timeout=600)
@@ -103,7 +98,7 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
 
     assert (runners[0].rc, runners[2].rc) == (0, 0), [r.stdout.read()[-4000:] for r in runners]
     assert runners[1].rc != 0
-    waves = [_artifact(r).get("ironwave_wave") or {} for r in runners]
+    waves = [artifact_data(r).get("ironwave_wave") or {} for r in runners]
     assert waves[0]["halted"] is False and waves[2]["halted"] is False, waves
     assert waves[1]["halted"] is True and "wave 1/" in waves[1]["halt_reason"], waves[1]
     assert (waves[0]["ok"], waves[2]["ok"]) == (len(slices[0]), len(slices[2])), waves

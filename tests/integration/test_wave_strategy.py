@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ironwave_testlib.intervals import peak_overlap
+from ironwave_testlib.playbook import artifact_data
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".build" / "collections"
@@ -334,11 +335,10 @@ def test_ansible_runner_artifact_data(tmp_path, playbook_bin):
     finally:
         os.environ["PATH"] = old_path
     assert r.rc != 0
-    stats = [e for e in r.events if e.get("event") == "playbook_on_stats"]
-    assert stats, "no playbook_on_stats event"
-    art = stats[-1]["event_data"]["artifact_data"]["ironwave_wave"]
+    data = artifact_data(r)
+    art = data["ironwave_wave"]
     assert art["halted"] is True
     assert art["failed_hosts"] == ["h00"]
     assert art["not_started_hosts"] == ["h01", "h02", "h03", "h04"]
     assert art["waves"][0] == {"wave": 1, "hosts": 1, "ok": 0, "failed": 1, "not_started": 0}
-    assert stats[-1]["event_data"]["artifact_data"]["ironwave_wave_plays"]["Wave rollout"]["not_started"] == 4
+    assert data["ironwave_wave_plays"]["Wave rollout"]["not_started"] == 4

@@ -7,6 +7,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
+# Deploy steps node_deploy refuses before writing anything (no "step"): makes one host's deploy fail.
+REFUSED_DEPLOY_STEPS = [{"interface": "deploy", "args": {}, "priority": 50}]
+
+
 def make_available(conn, names: list[str], timeout: float = 120, power_off: bool = True,
                    node_fields: Callable[[int], dict[str, Any]] = lambda i: {}) -> list:
     """Create `names` as fake-hardware nodes and bring them to `available` (manage → provide);

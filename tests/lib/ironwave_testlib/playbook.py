@@ -98,3 +98,11 @@ def start_playbook(playbook: str | Path, extra_vars: dict[str, Any], env: dict[s
     """Start ansible-playbook from the repo's venv without waiting; `prefix` wraps the command
     (e.g. ("faketime", "-f", "+40s") for a controller whose clock runs ahead)."""
     return RunningPlaybook([*prefix, *playbook_command(playbook, extra_vars, *args)], env, log, new_session)
+
+
+def artifact_data(runner) -> dict:
+    """What an ansible-runner job handed over with set_stats (AWX's job artifacts): the
+    artifact_data of its last playbook_on_stats event."""
+    stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]
+    assert stats, "no playbook_on_stats event in the job's events"
+    return (stats[-1].get("event_data") or {}).get("artifact_data") or {}
