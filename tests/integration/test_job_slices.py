@@ -25,7 +25,7 @@ import yaml
 
 from ironwave_testlib.nodes import REFUSED_DEPLOY_STEPS
 from ironwave_testlib.paths import BIN, COLLECTIONS, REPO
-from ironwave_testlib.playbook import artifact_data
+from ironwave_testlib.playbook import artifact_data, failed_events
 from ironwave_testlib.slot_sampler import MARKER, Sampler, make_pool
 
 SLICES = 3
@@ -96,7 +96,7 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     assert sampler.max_of(3) <= LIMIT, f"busy + held above {LIMIT}: {sampler.over(LIMIT)[:5]}"
     assert sampler.max_of(3) == LIMIT, "the slices together must reach the limit"
 
-    assert (runners[0].rc, runners[2].rc) == (0, 0), [r.stdout.read()[-4000:] for r in runners]
+    assert (runners[0].rc, runners[2].rc) == (0, 0), [failed_events(r) for r in runners]
     assert runners[1].rc != 0
     waves = [artifact_data(r).get("ironwave_wave") or {} for r in runners]
     assert waves[0]["halted"] is False and waves[2]["halted"] is False, waves

@@ -106,3 +106,19 @@ def artifact_data(runner) -> dict:
     stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]
     assert stats, "no playbook_on_stats event in the job's events"
     return (stats[-1].get("event_data") or {}).get("artifact_data") or {}
+
+
+def failed_events(runner) -> list[str]:
+    """One line per failed or unreachable task of an ansible-runner job: host, task and message -
+    what an assertion on the job's rc should show (the stdout's tail is cut by pytest)."""
+    lines = []
+    for event in runner.events:
+        if event.get("event") not in ("runner_on_failed", "runner_on_unreachable"):
+            continue
+        data = event.get("event_data") or {}
+        if data.get("ignore_errors"):
+            continue
+        res = data.get("res") or {}
+        lines.append(f"{data.get('host')} [{data.get('task')}] {res.get('error_kind', '')}: "
+                     f"{str(res.get('msg', ''))[:600]}")
+    return lines
