@@ -38,6 +38,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_s
 # Failures after which the deploy request may have taken effect: re-read before deciding.
 AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_ERROR, ironic_errors.DATABASE_BUSY,
                              ironic_errors.ENDPOINT, ironic_errors.UNKNOWN, ironic_errors.CONFLICT,
+                             ironic_errors.IN_TRANSITION,
                              getattr(ironic_errors, "CONNECTION", "connection")})
 
 

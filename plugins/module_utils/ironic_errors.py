@@ -32,6 +32,7 @@ ENDPOINT = "endpoint"
 CONNECTION = "connection"    # transient transport failure: refused, reset, closed, timed out
 SERVER_ERROR = "server_error"
 CONFLICT = "conflict"
+IN_TRANSITION = "in_transition"   # 409: the node is moving (deploying, cleaning, ...); no update now
 ALLOCATION_FAILED = "allocation_failed"
 DATABASE_BUSY = "database_busy"
 NODE_PROTECTED = "node_protected"
@@ -62,6 +63,7 @@ _ALLOCATION_FAILED_RE = re.compile(
 _DATABASE_BUSY_RE = re.compile(r"database is locked|Deadlock found|Lock wait timeout exceeded|DBDeadlock")
 _NODE_PROTECTED_RE = re.compile(r"Node (?P<node>\S+) is protected")
 _NODE_RETIRED_RE = re.compile(r"on node (?P<node>\S+) because it is retired")
+IN_TRANSITION_RE = re.compile(r"can not be updated while a state transition is in progress")
 _INVALID_STATE_RE = re.compile(
     r'The requested action "(?P<action>[^"]+)" can not be performed on node "(?P<node>[^"]+)" '
     r'while it is in state "(?P<state>[^"]+)"'
@@ -87,6 +89,8 @@ _ADVICE = {
                 "outage budget (outage_budget)",
     SERVER_ERROR: "Ironic failed internally; check the ironic-conductor/api logs",
     CONFLICT: "Ironic reported a conflict; check the node's current state",
+    IN_TRANSITION: "the node is in a state transition (someone is deploying, cleaning or inspecting it); "
+                   "wait for it to settle or pick another node",
     ALLOCATION_FAILED: "no candidate node could be reserved; widen the filter, add nodes or "
                        "release unused ones",
     NODE_PROTECTED: "the node is protected; clear its 'protected' flag first if it really must change",
@@ -172,6 +176,8 @@ def classify(status: int | None, message: str, exc_name: str = "") -> IronicErro
         return IronicError(NOT_FOUND, NEVER, status, msg)
     if status == 503:
         return IronicError(SERVER_ERROR, BACKOFF, status, msg)
+    if status == 409 and IN_TRANSITION_RE.search(msg):
+        return IronicError(IN_TRANSITION, NEVER, status, msg)
     if status == 409:
         return IronicError(CONFLICT, NEVER, status, msg)
     if status in (400, 406, 422):

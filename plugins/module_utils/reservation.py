@@ -457,8 +457,10 @@ class Reservation:
                         if hit:
                             self.refuse_outside_request(hit[0])
                             self.done(self.refresh_instance_info(hit[0]), hit[0])
+                    # Taken meanwhile: associated, or already moving (another run's deploy got
+                    # in while our PATCH waited for the node's lock).
                     if exc.kind not in (ironic_errors.NODE_ASSOCIATED, ironic_errors.INVALID_STATE,
-                                        ironic_errors.MAINTENANCE):
+                                        ironic_errors.MAINTENANCE, ironic_errors.IN_TRANSITION):
                         raise
                     self.attempts.append({"candidates": [node["uuid"]], "outcome": exc.kind})
                     tried.append(node["uuid"])

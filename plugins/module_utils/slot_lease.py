@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
+from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_errors, ironic_states
 
 MARKER_KEY = "ironwave_slot"
 MARKER_VERSION = 2
@@ -59,7 +59,7 @@ BUSY_STATE_LIST = ironic_states.BUSY_STATE_LIST
 BUSY_STATES = ironic_states.BUSY
 UPDATE_ALLOWED_STATES = ironic_states.UPDATE_ALLOWED
 # HTTP 409 text when PATCHing such a node (not a NodeLocked: retrying soon does not help).
-IN_TRANSITION_RE = re.compile(r"can not be updated while a state transition is in progress")
+IN_TRANSITION_RE = ironic_errors.IN_TRANSITION_RE
 
 CHOOSING = "choosing"
 WAITING = "waiting"

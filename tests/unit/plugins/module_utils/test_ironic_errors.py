@@ -50,6 +50,7 @@ CASES = [
     (None, "no such thing", "NotFoundException", e.NOT_FOUND, e.NEVER),
     (503, "Service Unavailable", "", e.SERVER_ERROR, e.BACKOFF),
     (409, "Some other conflict", "", e.CONFLICT, e.NEVER),
+    (409, "Node a can not be updated while a state transition is in progress.", "", e.IN_TRANSITION, e.NEVER),
     (400, "Invalid field", "", e.BAD_REQUEST, e.NEVER),
     (422, "Unprocessable", "", e.BAD_REQUEST, e.NEVER),
     (None, "Connection refused", "ConnectFailure", e.CONNECTION, e.RETRY),

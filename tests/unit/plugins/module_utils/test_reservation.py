@@ -333,6 +333,29 @@ def test_instance_uuid_mode_skips_a_node_taken_meanwhile():
     assert (again["changed"], again["node"]) == (False, r["node"])
 
 
+def test_instance_uuid_mode_skips_a_node_another_run_is_already_deploying():
+    # Seen by an AWX slice: the listing showed the node free; another slice reserved it and sent
+    # its deploy while our PATCH waited for the node's lock, so Ironic refused the PATCH with
+    # "can not be updated while a state transition is in progress" (409, not NodeAssociated).
+    w = World()
+    first = sorted(w.nodes.values(), key=lambda n: rsv.cand._rank("web-1", n))[0]["uuid"]
+    original = Ops.patch_node
+
+    def patch(self, ident, patch):
+        if ident == first:
+            self.w.sent.append(("PATCH", f"/nodes/{ident}"))
+            self.w.nodes[first].update(instance_uuid=str(uuid.uuid4()), provision_state="deploying")
+            raise api_error(409, f"Node {ident} can not be updated while a state transition is in progress.")
+        return original(self, ident, patch)
+    Ops.patch_node = patch
+    try:
+        r = reserve(w, mode="instance_uuid")
+    finally:
+        Ops.patch_node = original
+    assert r["changed"] and r["node"] != first and w.nodes[r["node"]]["instance_uuid"] == r["instance_uuid"]
+    assert r["attempts"][0] == {"candidates": [first], "outcome": ironic_errors.IN_TRANSITION}
+
+
 def test_rerun_decides_on_a_direct_read_not_on_a_stale_shared_listing():
     # The controller-wide listing was made before the node went into maintenance.
     w = World()

@@ -69,7 +69,7 @@ def test_write_is_one_json_patch_with_the_deadline(tmp_path):
 
 @pytest.mark.parametrize("status,message,kind,lease,answer", [
     (400, "can't remove non-existent object 'ironwave_slot'", ironic_errors.BAD_REQUEST, None, ABSENT),
-    (409, "Node a can not be updated while a state transition is in progress.", ironic_errors.CONFLICT,
+    (409, "Node a can not be updated while a state transition is in progress.", ironic_errors.IN_TRANSITION,
      MARKER, IN_TRANSITION),
     (409, "Node a is locked by host c1, please retry after the current operation is completed.",
      ironic_errors.NODE_LOCKED, MARKER, IN_TRANSITION),
