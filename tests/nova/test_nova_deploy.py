@@ -114,6 +114,10 @@ def test_a_node_taken_by_another_operator_before_our_build_is_rebuilt_elsewhere(
             while time.monotonic() < deadline and not nova.placement(
                     "GET", f"/resource_providers/{node.id}/allocations")["allocations"]:
                 time.sleep(0.2)
+            stolen["allocated"] = time.monotonic() < deadline
+            if not stolen["allocated"]:   # say why, rather than let our build win the race unnoticed
+                thief_server = nova.compute("GET", f"/servers/{stolen['server']}")["server"]
+                stolen["thief"] = {k: thief_server.get(k) for k in ("status", "fault", "OS-EXT-STS:task_state")}
         return None
 
     with FaultProxy(nova.compute_endpoint, thief) as proxy:
@@ -121,6 +125,7 @@ def test_a_node_taken_by_another_operator_before_our_build_is_rebuilt_elsewhere(
         inv = _inventory(tmp_path, nova, ["victim"])
         result = run_playbook(PLAYBOOK, {"deploy_limit": 1}, env, "-i", str(inv), "-v")
     assert stolen, "the other operator must have taken the node"
+    assert stolen["allocated"], f"the other operator's build got no Placement allocation in 60 s: {stolen}"
     assert result.rc == 0, result.output
     victim = _servers(nova, "victim")[0]
     assert victim["status"] == "ACTIVE" and victim[HYPERVISOR] != stolen["node"]
