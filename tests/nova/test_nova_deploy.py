@@ -104,8 +104,12 @@ def test_a_node_taken_by_another_operator_before_our_build_is_rebuilt_elsewhere(
 
     def thief(method, path, n):
         if method == "POST" and path.split("?")[0].endswith("/servers") and n == 0:
+            # The node our run marked for "victim" - not any node with a pick marker: on a kept stack
+            # a marker of an earlier test's killed run may still sit on another node (it dies with
+            # its ttl), and the thief then took that node instead of ours.
             node = next(x for x in nova.stack.conn.baremetal.nodes(details=True)
-                        if any(k.startswith("ironwave_pick_") for k in (x.extra or {})))
+                        if any(k.startswith("ironwave_pick_") and isinstance(v, dict) and v.get("host") == "victim"
+                               for k, v in (x.extra or {}).items()))
             stolen["node"] = node.id
             stolen["server"] = nova.compute("POST", "/servers", json={"server": {
                 "name": "thief", "flavorRef": nova.flavor_id, "imageRef": nova.image_id,
