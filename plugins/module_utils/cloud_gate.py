@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironwave.baremetal contributors
+# Apache License 2.0 (see LICENSE)
+"""The cloud-counted busy gate: write-then-verify admission on Ironic's own node listing (pure).
+
+WORK IN PROGRESS (issue 12 §2, not wired in yet): node_deploy's busy gate with its board in Ironic,
+so that runs on different controllers (AWX job slices) share one limit at about the cost of the
+run-local gate.
+
+A host that may go (its controller's local board admitted it) writes a `held` slot marker on its
+node - the slot_lease format, so wave_slot users and every reader count it - then reads a listing
+sent after that write completed, and goes iff
+
+    busy + held (mine included) + waiting + choosing (others', wave_slot's queue) <= limit
+
+in scope; otherwise it withdraws its marker and backs off with jitter. No tickets, no FIFO.
+
+Safety (at most `limit` hosts going at once, with the nodes busy counted as busy): among hosts that
+went, take the one whose marker write completed last. Its verifying read was sent after that, so it
+saw every other one's marker (or their node already busy, which counts as busy). With wave_slot's
+bakery runs: a bakery run counts every `held` marker whatever its rank, and a gate host counts every
+bakery marker in any phase, so whichever of the two wrote last sees the other.
+
+A marker stops counting when its node leaves the state it was written in (slot_lease.lease_counts):
+no release write is needed for counting once the deploy request turned the node busy.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterable
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+
+GO = "go"
+RETRY = "retry"      # over the limit in the verifying read: withdraw, back off, try again
+LOST = sl.LOST       # my marker is gone or not mine
+MOVED = sl.MOVED     # my node changed state meanwhile
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    limit: int
+    busy: int = 0
+    held: int = 0          # mine included
+    queued: int = 0        # others' waiting + choosing (wave_slot)
+    message: str = ""
+
+    @property
+    def occupied(self) -> int:
+        return self.busy + self.held + self.queued
+
+
+def occupied(nodes: Iterable[sl.SlotNode], scope: sl.Scope = sl.Scope(),
+             busy_states: frozenset = sl.BUSY_STATES, exclude: str | None = None) -> int:
+    """Slots in use or claimed, as a gate host counts them (every live marker, any phase)."""
+    holders = count_all(nodes, scope, busy_states, exclude)
+    return holders.total + len(holders.waiting) + len(holders.choosing)
+
+
+def count_all(nodes: Iterable[sl.SlotNode], scope: sl.Scope = sl.Scope(),
+              busy_states: frozenset = sl.BUSY_STATES, exclude: str | None = None) -> sl.Holders:
+    return sl.count_holders([n for n in nodes if n.uuid != exclude], scope, busy_states)
+
+
+def room(nodes: Iterable[sl.SlotNode], limit: int, scope: sl.Scope = sl.Scope(),
+         busy_states: frozenset = sl.BUSY_STATES) -> int:
+    """How many hosts may write a marker now (before writing: avoids certain collisions)."""
+    return max(0, limit - occupied(nodes, scope, busy_states))
+
+
+def held_marker(node: sl.SlotNode, run_id: str, holder: str, ttl: float, proc: sl.Proc | None,
+                now: float) -> sl.Lease:
+    """A marker written straight in phase held (ticket 0: gate hosts never queue by ticket)."""
+    return sl.as_held(sl.with_ticket(sl.new_lease(node, run_id, holder, ttl, proc, now), 0, now), now)
+
+
+def verify(nodes: Iterable[sl.SlotNode], me: str, run_id: str, limit: int, scope: sl.Scope = sl.Scope(),
+           busy_states: frozenset = sl.BUSY_STATES, beat: int | None = None) -> Verdict:
+    """After my held marker was written: may my host go? `nodes` must come from a listing sent
+    after that write completed."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit!r}")
+    nodes = list(nodes)
+    problem = sl.mine_problem(nodes, me, run_id, beat)
+    if problem:
+        return Verdict(LOST, limit, message=problem.message)
+    mine = next(n for n in nodes if n.uuid == me)
+    if not sl.lease_counts(mine, busy_states):
+        return Verdict(MOVED, limit, message=f"node {mine.label()} changed from {mine.lease.from_state!r} to "
+                                             f"{mine.provision_state!r} before its deploy request")
+    holders = count_all(nodes, scope, busy_states)
+    queued = len(holders.waiting) + len(holders.choosing)
+    total = holders.total + queued
+    verdict = GO if total <= limit else RETRY
+    return Verdict(verdict, limit, len(holders.busy), len(holders.held), queued,
+                   message=(f"{len(holders.busy)} busy + {len(holders.held)} held + {queued} queued "
+                            f"= {total} of {limit} in {scope.describe()}"))
+
+
+def retry_delay(attempt: int, tick: float, rng: random.Random | None = None) -> float:
+    """Jittered back-off after a collision, in listing ticks: hosts of different controllers that
+    collided on one freed slot try again at different ticks."""
+    r = rng or random
+    return tick * r.uniform(0.5, 1.0 + min(attempt, 4))
