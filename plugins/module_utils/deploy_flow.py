@@ -31,7 +31,9 @@ from typing import Any, Callable, Mapping
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
 from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors, input_checks, ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_phases
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
 
@@ -67,13 +69,17 @@ class DeployRequest:
     precheck_max_age: float = 2.0
     busy_limit: int = 0
     busy_scope: str = "global"
+    busy_board: str = "local"     # cloud: counted on Ironic (held markers, cloud_gate), across runs
+    run_id: str | None = None
+    lease_ttl: float = sl.DEFAULT_TTL
 
     @classmethod
     def from_params(cls, p: Mapping) -> "DeployRequest":
         expected = assoc.Expectation(instance_name=p.get("instance_name") or None,
                                      instance_uuid=p.get("instance_uuid") or None)
         keys = ("instance_info", "config_drive", "deploy_steps", "traits", "wait", "timeout", "poll_interval",
-                "backpressure_timeout", "precheck_max_age", "busy_limit", "busy_scope")
+                "backpressure_timeout", "precheck_max_age", "busy_limit", "busy_scope", "busy_board", "run_id",
+                "lease_ttl")
         return cls(node=p["node"], expected=expected, **{k: p[k] for k in keys if p.get(k) is not None})
 
     def body(self) -> dict:
@@ -102,6 +108,7 @@ class DeployFlow:
         self.admitted_row: Mapping | None = None
         self.log = deploy_phases.PhaseLog()
         self.watching: str | None = None   # the node whose rows feed `log` (set once the flow acts)
+        self.marker_written = False
 
     @property
     def phases(self) -> list[dict]:
@@ -201,15 +208,33 @@ class DeployFlow:
         hold = req.backpressure_timeout + 60.0
         pid, started = self.io.me
         start, waited_since = self.clock(), self.wall()
+        cloud = req.busy_board == "cloud"
+        store = self.io.slot_store(req.poll_interval, req.lease_ttl) if cloud else None
+        scope = sl.Scope(sl.CONDUCTOR_GROUP if req.busy_scope == "conductor_group" else sl.GLOBAL, group)
+        collisions = 0
         while True:
             self.guard.check(f"waiting at the busy gate for node {uuid}")
             limit = self.guard.busy_limit(req.busy_limit)
-            fetched = self.io.listing(req.poll_interval)
-            busy = busy_gate.busy_in_listing(fetched.data, req.busy_scope, group)
-            listed_at = self.wall() - fetched.age
+            if cloud:
+                # Ironic's count: busy nodes and every live marker (held, and wave_slot's queue).
+                listed_at = self.wall() - req.poll_interval
+                seen = store.listing(None)
+                busy = {n.uuid for n in seen if n.uuid != uuid and scope.contains(n)
+                        and (sl.is_busy(n) or sl.lease_counts(n))}
+            else:
+                fetched = self.io.listing(req.poll_interval)
+                busy = busy_gate.busy_in_listing(fetched.data, req.busy_scope, group)
+                listed_at = self.wall() - fetched.age
             if board.update(lambda entries, now: busy_gate.try_admit(
                     entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
                     self.io.alive)):
+                if cloud and not self.cloud_verify(store, seen, uuid, limit, scope):
+                    board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+                    collisions += 1
+                    self.sleep(cg.retry_delay(collisions, req.poll_interval))
+                    continue
+                if cloud:
+                    fetched = self.io.listing(req.poll_interval)
                 self.slot_wait = round(self.clock() - start, 3)
                 self.log.add(deploy_phases.ADMITTED, self.wall())
                 self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
@@ -221,6 +246,33 @@ class DeployFlow:
                     "written to the node", node=uuid)
             self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
             self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+
+    def cloud_verify(self, store, seen: list, uuid: str, limit: int, scope) -> bool:
+        """Write our held marker, then decide from a listing sent after the write (cloud_gate).
+        False: over the limit there (withdrawn; try again later)."""
+        req = self.req
+        me = next((n for n in seen if n.uuid == uuid), None) or store.read_node(uuid)
+        if me is None:
+            raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", node=uuid)
+        plan = sl.plan_announce(me, req.run_id, sl.BUSY_STATES)
+        if plan.action == sl.ALREADY_HELD:
+            return True
+        if plan.action != sl.ANNOUNCE:
+            raise errors.IronwaveError(plan.message, plan.action, node=uuid)
+        marker = cg.held_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
+                                self.io.run_proc(), self.wall())
+        store.write(uuid, marker, req.lease_ttl / 4)
+        verdict = cg.verify(store.listing(time.monotonic()), uuid, req.run_id, limit, scope, beat=marker.beat)
+        if verdict.verdict == cg.GO:
+            self.marker_written = True
+            return True
+        try:
+            store.write(uuid, None, req.lease_ttl / 4)
+        except Exception:  # noqa: BLE001 - a marker left behind stops counting when seen unchanged for its ttl
+            pass
+        if verdict.verdict != cg.RETRY:
+            raise errors.IronwaveError(f"busy gate on Ironic: {verdict.message}", verdict.verdict, node=uuid)
+        return False
 
     def recheck(self, uuid: str, base: dict) -> None:
         """The association check before the gate may be minutes old: check again from the listing
@@ -260,9 +312,21 @@ class DeployFlow:
         except BaseException as exc:
             if board is not None:
                 board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+            self.drop_marker(uuid)
             if written:
                 self.undo(uuid, changes, exc)
             raise
+
+    def drop_marker(self, uuid: str) -> None:
+        """Best effort: our held marker goes (it no longer counts once the node left the state it
+        was written in; this only keeps node extra clean)."""
+        if not self.marker_written:
+            return
+        self.marker_written = False
+        try:
+            self.io.slot_store(self.req.poll_interval, self.req.lease_ttl).write(uuid, None, self.req.lease_ttl / 4)
+        except Exception:  # noqa: BLE001 - inert once the node moved; seen unchanged for its ttl it is dead
+            pass
 
     def send(self, uuid: str, microversion: str) -> None:
         req = self.req
@@ -349,4 +413,5 @@ class DeployFlow:
                                           "timeout" if timed_out else "deploy_failed",
                                           last_error=node.get("last_error"), provision_state=state, **base)
         owner = self._owned_or_refuse(node, uuid, base, "during the deploy")
+        self.drop_marker(uuid)
         return dict(changed=changed, provision_state=state, association_after=owner, **base)

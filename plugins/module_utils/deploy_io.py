@@ -11,6 +11,8 @@ from typing import Any, Callable, Mapping
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
     AdmissionBoard, Fetched, SharedListing, cache_key, endpoint_identity, process_alive)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_proc
+from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_timing import SlotTiming
 
 # The server's maximum microversion changes only with an upgrade: read it once per 10 minutes per
 # controller (GET /v1), and only when a request needs more than the default.
@@ -18,8 +20,9 @@ VERSION_TTL = 600.0
 
 
 class DeployIO:
-    def __init__(self, ops) -> None:
+    def __init__(self, ops, guard=None) -> None:
         self.ops = ops
+        self.guard = guard
         pid = os.getpid()
         self.me = (pid, process_start(pid))
         self.alive: Callable[[int, str], bool] = process_alive
@@ -42,6 +45,14 @@ class DeployIO:
 
     def board(self) -> AdmissionBoard:
         return AdmissionBoard.for_endpoint(self.endpoint)
+
+    def slot_store(self, poll_interval: float, ttl: float):
+        """The slot markers' store (shared listing + observation board of this controller)."""
+        from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_store import IronicSlotStore
+        return IronicSlotStore(self.ops.request, self.ops.ident, poll_interval, SlotTiming(ttl))
+
+    def run_proc(self):
+        return slot_proc.run_proc(self.guard) if self.guard is not None else None
 
     def patch_node(self, uuid: str, patch: list) -> None:
         self.ops.client.patch_node(uuid, patch)

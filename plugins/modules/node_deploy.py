@@ -262,7 +262,10 @@ error_kind:
   type: str
 """
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate
+import os
+
+from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
 from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import DeployFlow, DeployRequest
 from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_io import DeployIO
 from ansible_collections.ironwave.baremetal.plugins.module_utils.lifecycle_ops import Ops
@@ -285,13 +288,20 @@ class NodeDeploy(IronwaveModule):
         precheck_max_age=dict(type="float", default=2.0),
         busy_limit=dict(type="int", default=0),
         busy_scope=dict(type="str", default="global", choices=list(busy_gate.SCOPES)),
+        busy_board=dict(type="str", default="local", choices=["local", "cloud"]),
+        run_id=dict(type="str"),
     )
     module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
     guarded = True   # the client checks the run guard before every mutating request (and retry)
     flow = None
 
     def run(self) -> dict:
-        self.flow = DeployFlow(DeployIO(Ops(self)), DeployRequest.from_params(self.params), self.guard,
+        params = dict(self.params)
+        params["run_id"] = params.get("run_id") or os.environ.get(sl.RUN_ID_ENV)
+        if params["busy_board"] == "cloud" and sl.check_run_id(params["run_id"]):
+            raise errors.BadInput("run_id: busy_board cloud needs a run id; pass run_id or set IRONWAVE_RUN_ID "
+                                  "(the wave strategy and the action plugin set one)")
+        self.flow = DeployFlow(DeployIO(Ops(self), self.guard), DeployRequest.from_params(params), self.guard,
                                check_mode=self.ansible.check_mode)
         return self.flow.run()
 

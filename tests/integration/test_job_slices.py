@@ -39,7 +39,8 @@ def ironic(local_ironic_factory):
     return local_ironic_factory("slices", fake_deploy_delay="2,4")
 
 
-def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, clouds: str, clock_ahead: int):
+def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, clouds: str, clock_ahead: int,
+         protocol: str = "slot"):
     """Start slice k (1-based) the way AWX does: private data dir with inventory and env, the
     project's playbook, extra vars of the job template; returns (thread, runner)."""
     import ansible_runner  # noqa: PLC0415 - skipped above when missing
@@ -57,15 +58,17 @@ def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, cloud
     if clock_ahead:
         envvars.update(LD_PRELOAD=LIBFAKETIME, FAKETIME=f"+{clock_ahead}s")
     extravars = {"deploy_limit": LIMIT, "deploy_limit_scope": "cloud", "deploy_reserve_mode": "instance_uuid",
-                 "ironwave_wave_schedule": [1, "100%"], "ironwave_wave_max_failures": 0}
+                 "ironwave_wave_schedule": [1, "100%"], "ironwave_wave_max_failures": 0,
+                 "deploy_cloud_gate": protocol == "gate"}
     return ansible_runner.run_async(private_data_dir=str(private), project_dir=str(REPO),
                                     playbook="playbooks/deploy.yml", envvars=envvars, extravars=extravars,
                                     quiet=True, ident=f"slice{k}")
 
 
 @pytest.mark.skipif(not LIBFAKETIME, reason="needs libfaketime (apt-get install faketime; tests/run-all.sh does)")
+@pytest.mark.parametrize("protocol", ["slot", "gate"])
 def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice_only(
-        ironic, tmp_path, monkeypatch):
+        ironic, tmp_path, monkeypatch, protocol):
     pytest.importorskip("ansible_runner")
     monkeypatch.setenv("PATH", f"{BIN}:{os.environ['PATH']}")   # runner finds ansible-playbook on PATH
     monkeypatch.delenv("OS_CLOUD", raising=False)
@@ -84,7 +87,7 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     sampler.start()
     try:
         jobs = [_job(tmp_path, k, slices[k - 1], {canary_2: {"deploy_steps": REFUSED_DEPLOY_STEPS}} if k == 2 else {},
-                     prefix, str(clouds), 40 if k == 3 else 0) for k in range(1, SLICES + 1)]
+                     prefix, str(clouds), 40 if k == 3 else 0, protocol) for k in range(1, SLICES + 1)]
         for thread, _runner in jobs:
             thread.join(timeout=600)
     finally:

@@ -481,3 +481,76 @@ def test_no_phases_for_a_refusal():
     with pytest.raises(errors.AssociationRefused):
         f.run()
     assert f.phases == []
+
+
+# -- busy_board cloud (cloud_gate): a held marker on Ironic, verified after the write ------------------
+class SlotStore:
+    """The slot markers as IronicSlotStore serves them, on FakeIronic's nodes (`extra`)."""
+
+    def __init__(self, ironic, before_verify=None) -> None:
+        self.ironic, self.before_verify = ironic, before_verify
+
+    def listing(self, newer_than):
+        if self.before_verify:
+            self.before_verify(newer_than)
+        from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+        return sl.parse_nodes(copy.deepcopy(list(self.ironic.nodes.values())))
+
+    def read_node(self, ident):
+        return None
+
+    def write(self, uuid, lease, deadline):
+        self.ironic.calls.append(("MARKER", uuid, lease.phase if lease else None))
+        extra = self.ironic.nodes[uuid].setdefault("extra", {})
+        if lease is None:
+            extra.pop("ironwave_slot", None)
+        else:
+            extra["ironwave_slot"] = lease.to_extra()
+
+
+def cloud_ironic(*nodes, before_verify=None):
+    ironic = FakeIronic(*nodes)
+    store = SlotStore(ironic, before_verify)
+    ironic.slot_store = lambda poll_interval, ttl: store
+    ironic.run_proc = lambda: None
+    ironic.deploy_then_active = True
+    return ironic
+
+
+def test_cloud_board_writes_a_held_marker_deploys_and_removes_it_when_active():
+    ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
+
+    def deploy(uuid, reconcile):
+        # The marker counts as held until the node moves; from then on the node counts as busy.
+        assert ironic.nodes[uuid]["extra"]["ironwave_slot"]["phase"] == "held"
+        ironic.nodes[uuid].update(provision_state="active", target_provision_state=None, provision_updated_at="t9")
+    ironic.on_deploy = deploy
+    out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a", wait=True).run()
+    assert out["provision_state"] == "active"
+    assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [
+        ("MARKER", "n1", "held"), ("DEPLOY", "n1", "1.52", {"target": "active"}), ("MARKER", "n1", None)]
+    assert "ironwave_slot" not in ironic.nodes["n1"]["extra"]
+
+
+def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later():
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    ironic = cloud_ironic(node(), node("other", "available", OTHER))
+    verifies = []
+
+    def other_run(newer_than):
+        if newer_than is not None:
+            verifies.append(1)
+            if len(verifies) == 1:   # another slice took the last slot between our listing and our write
+                (other,) = sl.parse_nodes([ironic.nodes["other"]])
+                ironic.nodes["other"].setdefault("extra", {})["ironwave_slot"] = cg.held_marker(
+                    other, "run-b", "x", 60.0, None, 0.0).to_extra()
+        elif verifies and ironic.clock.t > 1003:   # ... its node deployed and is active now
+            ironic.nodes["other"].update(provision_state="active", provision_updated_at="t5")
+    ironic.slot_store(1.0, 60.0).before_verify = other_run
+    out = flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a").run()
+    assert out["changed"] and len(verifies) == 2
+    markers = [c for c in ironic.calls if c[0] == "MARKER"]
+    assert markers == [("MARKER", "n1", "held"), ("MARKER", "n1", None), ("MARKER", "n1", "held")]
+    assert [c[0] for c in ironic.calls if c[0] == "DEPLOY"] == ["DEPLOY"]
+    assert ironic.the_board.entries["n1"]["sent_at"] is not None
