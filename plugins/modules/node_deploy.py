@@ -131,6 +131,30 @@ options:
     type: str
     default: global
     choices: [global, conductor_group]
+  busy_board:
+    description:
+      - Where the busy gate's admissions are counted. C(local) - the board on this host described
+        under O(busy_limit).
+      - C(cloud) - also on Ironic, so runs on different controllers (AWX job slices, two operators)
+        share one strict limit. Once this host's board admits the node, the module writes a C(held)
+        slot marker (node C(extra.ironwave_slot), the format of M(ironwave.baremetal.wave_slot), which
+        counts it too), then reads a listing sent after that write and goes only if busy nodes plus
+        live markers (any phase, this one included) are at most O(busy_limit); otherwise it removes
+        its marker and tries again after a jittered back-off. A marker stops counting once its node
+        leaves C(available) (a busy node counts as busy); with O(wait) the module removes it when the
+        node is active, and after a failure right away. Markers of a run that is gone stop counting
+        as described for M(ironwave.baremetal.wave_slot). No FIFO across runs (wave_slot queues).
+    type: str
+    default: local
+    choices: [local, cloud]
+    version_added: 0.2.0
+  run_id:
+    description:
+      - With O(busy_board=cloud), the id of this run written in the marker. The action plugin fills
+        it in like M(ironwave.baremetal.wave_slot)'s (C(IRONWAVE_RUN_ID), C(ironwave_run_id),
+        C(awx_job_id), else this ansible-playbook process).
+    type: str
+    version_added: 0.2.0
 notes:
   - Supports check mode (nothing is sent but reads) and diff (provision_state, instance_info keys, traits).
 attributes:
@@ -300,7 +324,7 @@ class NodeDeploy(IronwaveModule):
         params["run_id"] = params.get("run_id") or os.environ.get(sl.RUN_ID_ENV)
         if params["busy_board"] == "cloud" and sl.check_run_id(params["run_id"]):
             raise errors.BadInput("run_id: busy_board cloud needs a run id; pass run_id or set IRONWAVE_RUN_ID "
-                                  "(the wave strategy and the action plugin set one)")
+                                  "(the action plugin derives one per run)")
         self.flow = DeployFlow(DeployIO(Ops(self), self.guard), DeployRequest.from_params(params), self.guard,
                                check_mode=self.ansible.check_mode)
         return self.flow.run()

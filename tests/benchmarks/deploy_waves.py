@@ -438,10 +438,10 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud"}, slices=3),
         Scenario("ours wave, 1 run, cloud gate C", "ours", max(2 * c, 25),
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
-                  "deploy_cloud_gate": True}),
+                  "deploy_cloud_limit_mode": "gate"}),
         Scenario("ours wave, 3 slices, cloud gate C", "ours", max(2 * c, 25),
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
-                  "deploy_cloud_gate": True}, slices=3),
+                  "deploy_cloud_limit_mode": "gate"}, slices=3),
         # deploy_builtin.yml runs a canary batch first by default; one batch, as the other one-wave rows.
         Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0, "ironwave_builtin_serial": ["100%"]}),
         Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c,

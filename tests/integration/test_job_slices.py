@@ -59,7 +59,7 @@ def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, cloud
         envvars.update(LD_PRELOAD=LIBFAKETIME, FAKETIME=f"+{clock_ahead}s")
     extravars = {"deploy_limit": LIMIT, "deploy_limit_scope": "cloud", "deploy_reserve_mode": "instance_uuid",
                  "ironwave_wave_schedule": [1, "100%"], "ironwave_wave_max_failures": 0,
-                 "deploy_cloud_gate": protocol == "gate"}
+                 "deploy_cloud_limit_mode": "gate" if protocol == "gate" else "lease"}
     return ansible_runner.run_async(private_data_dir=str(private), project_dir=str(REPO),
                                     playbook="playbooks/deploy.yml", envvars=envvars, extravars=extravars,
                                     quiet=True, ident=f"slice{k}")
