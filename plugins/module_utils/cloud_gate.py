@@ -3,9 +3,9 @@
 # Apache License 2.0 (see LICENSE)
 """The cloud-counted busy gate: write-then-verify admission on Ironic's own node listing (pure).
 
-WORK IN PROGRESS (issue 12 §2, not wired in yet): node_deploy's busy gate with its board in Ironic,
-so that runs on different controllers (AWX job slices) share one limit at about the cost of the
-run-local gate.
+node_deploy's busy gate with `busy_board: cloud` (deploy_flow.DeployFlow.cloud_verify): its board in
+Ironic, so that runs on different controllers (AWX job slices) share one strict limit at a fraction
+of a wave_slot lease's requests.
 
 A host that may go (its controller's local board admitted it) writes a `held` slot marker on its
 node - the slot_lease format, so wave_slot users and every reader count it - then reads a listing
