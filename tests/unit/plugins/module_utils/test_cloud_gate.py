@@ -85,7 +85,7 @@ class Model:
     def deploy(self, store, uuid, rng):
         yield
         store.move(uuid, "deploying")               # the deploy request: busy from here on
-        for _ in range(rng.randint(0, 6)):
+        for _step in range(rng.randint(0, 6)):
             yield
         store.move(uuid, "active")
         self.going.discard(uuid)
@@ -98,7 +98,7 @@ def gate_host(store, model, uuid, run, rng):
         yield
         if cg.room(listing, model.limit) == 0:
             continue
-        me = next(n for n in listing if n.uuid == uuid)
+        me = next((n for n in listing if n.uuid == uuid), None)
         marker = cg.held_marker(me, run, uuid, 60.0, None, 0.0)
         store.write(uuid, marker)
         yield
@@ -111,12 +111,12 @@ def gate_host(store, model, uuid, run, rng):
         assert verdict.verdict == cg.RETRY, verdict
         store.write(uuid, None)
         attempt += 1
-        for _ in range(rng.randint(0, attempt)):
+        for _step in range(rng.randint(0, attempt)):
             yield
 
 
 def bakery_host(store, model, uuid, run, rng):
-    me = next(n for n in store.listing() if n.uuid == uuid)
+    me = next((n for n in store.listing() if n.uuid == uuid), None)
     yield
     lease = sl.new_lease(me, run, uuid, 60.0, None, 0.0)
     store.write(uuid, lease)
