@@ -44,6 +44,11 @@ AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_E
                              getattr(ironic_errors, "CONNECTION", "connection")})
 
 
+# How long a conductor's lock on our deployable node is waited out before the deploy is refused as
+# busy (NodeLocked is retried for about as long by the client).
+LOCK_WAIT = 30.0
+
+
 class _NoGuard:
     def check(self, what: str) -> None:
         return None
@@ -137,6 +142,7 @@ class DeployFlow:
         node = self.from_listing() or self.io.node(req.node)
         if node is None:
             raise errors.NotFound(f"node {req.node!r} not found; check the name/UUID and the cloud", node=req.node)
+        node = self.unlocked(node)
         uuid, state = node["uuid"], node.get("provision_state")
         result = self.io.classify(node, req.expected)
         base = dict(node=uuid, association=result.as_dict())
@@ -170,6 +176,19 @@ class DeployFlow:
         if req.wait:
             return self.wait_and_verify(uuid, requested, base, changed=True)
         return self.verify_after(uuid, requested, base)
+
+    def unlocked(self, node: Mapping) -> Mapping:
+        """The node once no conductor holds its lock, when the lock is all that stands in the way
+        (rules.only_locked): re-read with a short backoff for at most LOCK_WAIT seconds; then the
+        last read is judged as it is (and refused as busy if still locked)."""
+        start, attempt = self.clock(), 0
+        while rules.only_locked(self.io.classify(node, self.req.expected), node) \
+                and self.clock() - start < LOCK_WAIT:
+            self.guard.check(f"waiting for the lock on node {node['uuid']}")
+            self.sleep(min(2.0, 0.25 * 2 ** attempt))
+            attempt += 1
+            node = self.io.node(node["uuid"]) or node
+        return node
 
     # -- 2. the node from the shared listing ---------------------------------------------------
     def _row(self, rows) -> Mapping | None:
@@ -284,6 +303,7 @@ class DeployFlow:
         current = self.io.node(uuid)
         if current is None:
             raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", **base)
+        current = self.unlocked(current)
         result = self.io.classify(current, req.expected)
         decision = rules.plan(result, current)
         if decision.action not in (rules.DEPLOY, rules.REDEPLOY):

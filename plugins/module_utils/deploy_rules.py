@@ -158,6 +158,14 @@ def plan(result: assoc.AssociationResult, node: Mapping) -> Plan:
     return Plan(REFUSE, result.verdict)
 
 
+def only_locked(result: assoc.AssociationResult, node: Mapping) -> bool:
+    """Ours and deployable but for a conductor's lock (`reservation`): a moment's lock - another
+    run's PATCH meeting this node, a periodic task - that goes away by itself, like NodeLocked."""
+    return (result.owner == assoc.OWNER_OURS and result.verdict == assoc.BUSY and bool(node.get("reservation"))
+            and not node.get("target_provision_state")
+            and node.get("provision_state") in (ironic_states.AVAILABLE, ironic_states.DEPLOYFAIL))
+
+
 def took_effect(result: assoc.AssociationResult, node: Mapping | None) -> bool:
     """After an ambiguous failure of our deploy request (502/504, dropped connection, database
     locked, or invalid_state on a resend): the node is ours and deploying or active, so a deploy

@@ -135,10 +135,6 @@ ROWS = [
     Row("deploy-busy-limit", "`busy_limit: -1`", ("busy_limit", "0"),
         "node_deploy", {"node": "@reserved", "busy_limit": -1,
                         "instance_info": {"image_source": "http://127.0.0.1/x.img"}}),
-    Row("deploy-cloud-board-run-id", "`busy_board: cloud` without a run id (module run directly)",
-        ("run_id", "IRONWAVE_RUN_ID"),
-        "node_deploy", {"node": "@reserved", "busy_limit": 2, "busy_board": "cloud",
-                        "instance_info": {"image_source": "http://127.0.0.1/x.img"}}),
     # -- waiting and teardown (node_wait, node_undeploy, node_release) ---------------------------
     Row("wait-unknown-node", "`nodes: [bi-no-such-node]`", ("bi-no-such-node", "not found"),
         "node_wait", {"nodes": ["bi-no-such-node"], "timeout": 5, "poll_interval": 1}),

@@ -554,3 +554,35 @@ def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later()
     assert markers == [("MARKER", "n1", "held"), ("MARKER", "n1", None), ("MARKER", "n1", "held")]
     assert [c[0] for c in ironic.calls if c[0] == "DEPLOY"] == ["DEPLOY"]
     assert ironic.the_board.entries["n1"]["sent_at"] is not None
+
+
+# -- a conductor's lock on our node is waited out, not refused ------------------------------------------
+class LockedFor(FakeIronic):
+    """The node shows a conductor's lock (reservation) for the first `reads` direct reads."""
+
+    def __init__(self, *nodes, reads=2) -> None:
+        super().__init__(*nodes)
+        self.locked_reads = reads
+
+    def node(self, ident):
+        n = super().node(ident)
+        if n is not None and self.locked_reads > 0:
+            self.locked_reads -= 1
+            n["reservation"] = "ironwave-conductor"
+        return n
+
+
+def test_a_moments_lock_on_our_node_is_waited_out_then_deployed():
+    # Seen with AWX slices: another slice's reserving PATCH met our node (stale listing), so the
+    # conductor held its lock for a moment exactly when node_deploy read it.
+    ironic = LockedFor(node(), reads=2)
+    out = flow(ironic, precheck_max_age=0).run()
+    assert out["changed"] and [c[0] for c in ironic.writes()] == ["DEPLOY"]
+
+
+def test_a_lock_that_stays_is_refused_as_busy_after_the_wait():
+    ironic = LockedFor(node(), reads=1000)
+    with pytest.raises(errors.AssociationRefused) as exc:
+        flow(ironic, precheck_max_age=0).run()
+    assert exc.value.kind == "busy" and "locked by conductor" in exc.value.msg
+    assert ironic.writes() == [] and ironic.clock.t >= 1000 + 30
