@@ -490,11 +490,16 @@ class SlotStore:
     def __init__(self, ironic, before_verify=None) -> None:
         self.ironic, self.before_verify = ironic, before_verify
 
+    after_copy = None   # callable(newer_than): changes Ironic right after this listing was read
+
     def listing(self, newer_than):
         if self.before_verify:
             self.before_verify(newer_than)
         from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
-        return sl.parse_nodes(copy.deepcopy(list(self.ironic.nodes.values())))
+        rows = copy.deepcopy(list(self.ironic.nodes.values()))
+        if self.after_copy:
+            self.after_copy(newer_than)
+        return sl.parse_nodes(rows)
 
     def read_node(self, ident):
         return None
@@ -586,3 +591,22 @@ def test_a_lock_that_stays_is_refused_as_busy_after_the_wait():
         flow(ironic, precheck_max_age=0).run()
     assert exc.value.kind == "busy" and "locked by conductor" in exc.value.msg
     assert ironic.writes() == [] and ironic.clock.t >= 1000 + 30
+
+
+def test_cloud_board_verifies_even_over_a_held_marker_of_its_own():
+    # A withdrawal that failed leaves our held marker behind; it proves nothing about the count now:
+    # another run's marker written right after our listing must still stop us.
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    mine, other = node(), node("other", "available", OTHER)
+    (parsed_mine, parsed_other) = sl.parse_nodes([mine, other])
+    mine["extra"] = {"ironwave_slot": cg.held_marker(parsed_mine, "run-a", "h", 60.0, None, 0.0).to_extra()}
+    ironic = cloud_ironic(mine, other)
+
+    def other_run_writes(newer_than):
+        ironic.nodes["other"]["extra"] = {"ironwave_slot": cg.held_marker(parsed_other, "run-b", "x", 60.0, None,
+                                                                          0.0).to_extra()}
+    ironic.slot_store(1.0, 60.0).after_copy = other_run_writes
+    with pytest.raises(errors.SlotUnavailable):
+        flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a", timeout=5).run()
+    assert not [c for c in ironic.calls if c[0] == "DEPLOY"]
