@@ -489,15 +489,14 @@ class SlotStore:
 
     def __init__(self, ironic, before_verify=None) -> None:
         self.ironic, self.before_verify = ironic, before_verify
-
-    after_copy = None   # callable(newer_than): changes Ironic right after this listing was read
+        self.after_copy = None   # callable(newer_than): changes Ironic right after this listing was read
 
     def listing(self, newer_than):
         if self.before_verify:
             self.before_verify(newer_than)
         from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
         rows = copy.deepcopy(list(self.ironic.nodes.values()))
-        if self.after_copy:
+        if self.after_copy is not None:
             self.after_copy(newer_than)
         return sl.parse_nodes(rows)
 
