@@ -52,16 +52,18 @@ class Verdict:
         return self.busy + self.held + self.queued
 
 
+def claimed(nodes: Iterable[sl.SlotNode], scope: sl.Scope = sl.Scope(),
+            busy_states: frozenset = sl.BUSY_STATES, exclude: str | None = None) -> set[str]:
+    """Nodes in scope holding or claiming a slot, as a gate host counts them: busy, or carrying a
+    live marker of any phase (slot_lease.count_holders' busy, held, waiting and choosing)."""
+    holders = sl.count_holders([n for n in nodes if n.uuid != exclude], scope, busy_states)
+    return {*holders.busy, *holders.held, *holders.waiting, *holders.choosing}
+
+
 def occupied(nodes: Iterable[sl.SlotNode], scope: sl.Scope = sl.Scope(),
              busy_states: frozenset = sl.BUSY_STATES, exclude: str | None = None) -> int:
-    """Slots in use or claimed, as a gate host counts them (every live marker, any phase)."""
-    holders = count_all(nodes, scope, busy_states, exclude)
-    return holders.total + len(holders.waiting) + len(holders.choosing)
-
-
-def count_all(nodes: Iterable[sl.SlotNode], scope: sl.Scope = sl.Scope(),
-              busy_states: frozenset = sl.BUSY_STATES, exclude: str | None = None) -> sl.Holders:
-    return sl.count_holders([n for n in nodes if n.uuid != exclude], scope, busy_states)
+    """How many slots are in use or claimed (len(claimed(...)))."""
+    return len(claimed(nodes, scope, busy_states, exclude))
 
 
 def room(nodes: Iterable[sl.SlotNode], limit: int, scope: sl.Scope = sl.Scope(),
@@ -90,7 +92,7 @@ def verify(nodes: Iterable[sl.SlotNode], me: str, run_id: str, limit: int, scope
     if not sl.lease_counts(mine, busy_states):
         return Verdict(MOVED, limit, message=f"node {mine.label()} changed from {mine.lease.from_state!r} to "
                                              f"{mine.provision_state!r} before its deploy request")
-    holders = count_all(nodes, scope, busy_states)
+    holders = sl.count_holders(nodes, scope, busy_states)
     queued = len(holders.waiting) + len(holders.choosing)
     total = holders.total + queued
     verdict = GO if total <= limit else RETRY

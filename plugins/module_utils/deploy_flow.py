@@ -238,8 +238,7 @@ class DeployFlow:
                 # Ironic's count: busy nodes and every live marker (held, and wave_slot's queue).
                 listed_at = self.wall() - req.poll_interval
                 seen = store.listing(None)
-                busy = {n.uuid for n in seen if n.uuid != uuid and scope.contains(n)
-                        and (sl.is_busy(n) or sl.lease_counts(n))}
+                busy = cg.claimed(seen, scope, exclude=uuid)
             else:
                 fetched = self.io.listing(req.poll_interval)
                 busy = busy_gate.busy_in_listing(fetched.data, req.busy_scope, group)
@@ -338,8 +337,9 @@ class DeployFlow:
             raise
 
     def drop_marker(self, uuid: str) -> None:
-        """Best effort: our held marker goes (it no longer counts once the node left the state it
-        was written in; this only keeps node extra clean)."""
+        """Best effort: our held marker goes - after a failed request (the node stayed available,
+        where the marker still counts) and once the node is active (where it counts no more; this
+        keeps node extra clean)."""
         if not self.marker_written:
             return
         self.marker_written = False
