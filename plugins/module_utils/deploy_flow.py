@@ -114,6 +114,7 @@ class DeployFlow:
         self.log = deploy_phases.PhaseLog()
         self.watching: str | None = None   # the node whose rows feed `log` (set once the flow acts)
         self.marker_written = False
+        self.adopted: Mapping = {}   # the node as the re-check found it, when a deploy for us was under way
 
     @property
     def phases(self) -> list[dict]:
@@ -169,6 +170,14 @@ class DeployFlow:
         self.log.reserved(node, ours, self.wall())
         board = self.gate(node)
         requested = self.write_and_deploy(uuid, changes, microversion, board, base)
+        if requested is None:
+            # A deploy for our instance began while we waited at the gate (a killed run's request
+            # that Ironic took late, a second copy of this run): follow it like the first check does.
+            board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+            self.drop_marker(uuid)
+            if req.wait:
+                return self.wait_and_verify(uuid, None, base, changed=False)
+            return dict(changed=False, provision_state=self.adopted.get("provision_state"), **base)
         if board is not None:
             hold = req.timeout + 60.0
             board.update(lambda entries, now: busy_gate.mark_sent(entries, uuid, now, hold))
@@ -292,31 +301,38 @@ class DeployFlow:
             raise errors.IronwaveError(f"busy gate on Ironic: {verdict.message}", verdict.verdict, node=uuid)
         return False
 
-    def recheck(self, uuid: str, base: dict) -> None:
+    def recheck(self, uuid: str, base: dict) -> bool:
         """The association check before the gate may be minutes old: check again from the listing
-        that admitted us (no extra request) or from a direct read."""
+        that admitted us (no extra request) or from a direct read. False: a deploy for our instance
+        is in progress already (kept in `adopted`); nothing is to be sent."""
         row, req = self.admitted_row, self.req
         if row is not None and row.get("instance_uuid") and row.get("instance_uuid") == req.expected.instance_uuid \
                 and rules.plan(self.io.classify(row, req.expected), row).action in (rules.DEPLOY, rules.REDEPLOY):
-            return
+            return True
         current = self.io.node(uuid)
         if current is None:
             raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", **base)
         current = self.unlocked(current)
         result = self.io.classify(current, req.expected)
         decision = rules.plan(result, current)
+        if decision.action == rules.IN_PROGRESS:
+            self.adopted = current
+            return False
         if decision.action not in (rules.DEPLOY, rules.REDEPLOY):
             raise errors.AssociationRefused(refusal(result, uuid, decision.why) + " (changed while waiting for a "
                                             "busy slot)", decision.kind or result.verdict,
                                             **{**base, "association": result.as_dict()})
+        return True
 
     # -- 4./5. write last, deploy, undo on failure -----------------------------------------------
-    def write_and_deploy(self, uuid: str, changes: rules.Changes, microversion: str, board, base: dict) -> float:
-        """Returns the wall time the deploy request was sent."""
+    def write_and_deploy(self, uuid: str, changes: rules.Changes, microversion: str, board,
+                         base: dict) -> float | None:
+        """Returns the wall time the deploy request was sent; None when the re-check after the
+        gate found a deploy for our instance in progress already (nothing written or sent)."""
         written = False
         try:
-            if board is not None:
-                self.recheck(uuid, base)
+            if board is not None and not self.recheck(uuid, base):
+                return None
             self.guard.check(f"writing instance_info/traits of node {uuid}")
             if changes.patch or changes.traits is not None:
                 written = True

@@ -609,3 +609,27 @@ def test_cloud_board_verifies_even_over_a_held_marker_of_its_own():
     with pytest.raises(errors.SlotUnavailable):
         flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a", timeout=5).run()
     assert not [c for c in ironic.calls if c[0] == "DEPLOY"]
+
+
+def test_a_deploy_for_our_instance_begun_while_we_waited_is_followed_not_refused():
+    """CI (test_kill_mid_wave, kill group): a killed run's deploy request reached Ironic while the
+    rerun waited at the gate for the same node and instance; the re-check found the node deploying
+    for our instance and refused it as busy. It is ours: follow it, send nothing, give the slot back."""
+    ironic = FakeIronic(node(), node("busy1", "deploying", OTHER))
+
+    def sleep(s):
+        ironic.clock.t += s
+        ironic.nodes["busy1"]["provision_state"] = "active"
+        if ironic.nodes["n1"]["provision_state"] == "available":
+            ironic.nodes["n1"].update(provision_state="deploying", target_provision_state="active")
+        else:
+            ironic.nodes["n1"].update(provision_state="active", target_provision_state=None)
+    for wait in (False, True):
+        ironic.nodes["n1"].update(provision_state="available", target_provision_state=None)
+        ironic.nodes["busy1"]["provision_state"] = "deploying"
+        f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 1,
+                                                          "traits": ["CUSTOM_X"], "wait": wait}),
+                       None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+        out = f.run()
+        assert not out["changed"] and out["provision_state"] == ("active" if wait else "deploying")
+        assert ironic.writes() == [] and ironic.the_board.entries == {}
