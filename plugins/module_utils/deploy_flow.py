@@ -353,9 +353,9 @@ class DeployFlow:
             raise
 
     def drop_marker(self, uuid: str) -> None:
-        """Best effort: our held marker goes - after a failed request (the node stayed available,
-        where the marker still counts) and once the node is active (where it counts no more; this
-        keeps node extra clean)."""
+        """Best effort: our held marker goes after a request that failed without effect (the node
+        stayed available, where the marker still counts). Once the node moved it is inert and stays
+        (slot_lease.lease_counts); the next marker written on the node replaces it."""
         if not self.marker_written:
             return
         self.marker_written = False
@@ -449,5 +449,6 @@ class DeployFlow:
                                           "timeout" if timed_out else "deploy_failed",
                                           last_error=node.get("last_error"), provision_state=state, **base)
         owner = self._owned_or_refuse(node, uuid, base, "during the deploy")
-        self.drop_marker(uuid)
+        # Our held marker stays: it stopped counting when the node left `available` (its state
+        # and provision_updated_at are in it), so removing it would cost a request per node.
         return dict(changed=changed, provision_state=state, association_after=owner, **base)

@@ -521,7 +521,7 @@ def cloud_ironic(*nodes, before_verify=None):
     return ironic
 
 
-def test_cloud_board_writes_a_held_marker_deploys_and_removes_it_when_active():
+def test_cloud_board_writes_a_held_marker_deploys_and_leaves_it_inert_when_active():
     ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
 
     def deploy(uuid, reconcile):
@@ -532,8 +532,13 @@ def test_cloud_board_writes_a_held_marker_deploys_and_removes_it_when_active():
     out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a", wait=True).run()
     assert out["provision_state"] == "active"
     assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [
-        ("MARKER", "n1", "held"), ("DEPLOY", "n1", "1.52", {"target": "active"}), ("MARKER", "n1", None)]
-    assert "ironwave_slot" not in ironic.nodes["n1"]["extra"]
+        ("MARKER", "n1", "held"), ("DEPLOY", "n1", "1.52", {"target": "active"})]
+    # No removal request: the node moved, so the marker counts for no one (nor blocks the next one).
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "held"
+    (n1,) = sl.parse_nodes([ironic.nodes["n1"]])
+    assert cg.claimed([n1]) == set() and sl.plan_announce(n1, "run-b").action == sl.ANNOUNCE
 
 
 def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later():
