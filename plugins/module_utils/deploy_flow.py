@@ -434,6 +434,10 @@ class DeployFlow:
         `deploy failed`, which an older copy would still show)."""
         req = self.req
         start = self.clock()
+        if requested is not None:
+            # Join the controller's next regular listing instead of asking for one right after
+            # our request: a deploy takes longer than a tick, and every host would ask.
+            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
         while True:
             node = self._find(uuid, requested) or {}
             state = node.get("provision_state")

@@ -638,3 +638,21 @@ def test_a_deploy_for_our_instance_begun_while_we_waited_is_followed_not_refused
         out = f.run()
         assert not out["changed"] and out["provision_state"] == ("active" if wait else "deploying")
         assert ironic.writes() == [] and ironic.the_board.entries == {}
+
+
+def test_waiting_joins_the_next_regular_listing_instead_of_asking_right_after_the_request():
+    """Every host asking for a listing newer than its own deploy request cost one listing per
+    node; the first read after the request waits for the controller's next tick."""
+    ironic = FakeIronic(node())
+    reads, plain = [], ironic.listing
+
+    def listing(ttl, max_age=None, newer_than=None):
+        if newer_than is not None:
+            reads.append(ironic.clock.t - newer_than)
+        return plain(ttl, max_age, newer_than)
+    ironic.listing = listing
+    sent = []
+    ironic.on_deploy = lambda uuid, reconcile: (sent.append(ironic.clock.t), ironic.nodes[uuid].update(
+        provision_state="active", target_provision_state=None))
+    assert flow(ironic, wait=True, poll_interval=2.0).run()["provision_state"] == "active"
+    assert sent and reads and reads[0] >= 2.0
