@@ -6,6 +6,7 @@ facade (lifecycle_ops.Ops) and its client."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable, Mapping
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
@@ -49,7 +50,12 @@ class DeployIO:
     def slot_store(self, poll_interval: float, ttl: float):
         """The slot markers' store (shared listing + observation board of this controller)."""
         from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_store import IronicSlotStore
-        return IronicSlotStore(self.ops.request, self.ops.ident, poll_interval, SlotTiming(ttl))
+
+        def source(newer_than: float | None) -> Fetched:
+            # The node listing every module of this controller shares (it carries `extra`).
+            wall = None if newer_than is None else time.time() - max(0.0, time.monotonic() - newer_than)
+            return self.listing(poll_interval, newer_than=wall)
+        return IronicSlotStore(self.ops.request, self.ops.ident, poll_interval, SlotTiming(ttl), source=source)
 
     def run_proc(self):
         return slot_proc.run_proc(self.guard) if self.guard is not None else None

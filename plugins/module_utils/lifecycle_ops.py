@@ -24,8 +24,9 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache impo
 
 MICROVERSION = DEFAULT_MICROVERSION
 # provision_updated_at: Ironic's time of the last state change, which node_deploy reports as the
-# time of each phase (fields= accepts it at every microversion).
-LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS + ("provision_updated_at",)))
+# time of each phase (fields= accepts it at every microversion). extra: the slot markers, so that
+# node_deploy's busy_board cloud counts from this same listing (one stream per controller).
+LISTING_FIELDS = tuple(dict.fromkeys(NODE_FIELDS + NODE_VIEW_FIELDS + ("provision_updated_at", "extra")))
 
 
 class Ops:

@@ -25,7 +25,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lea
 from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_proc
 from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud import classify_exception
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import (
-    LockedJsonFile, SharedListing, cache_key)
+    Fetched, LockedJsonFile, SharedListing, cache_key)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_acquire import (
     ABSENT, IN_TRANSITION, WriteRefused)
 from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_timing import SlotTiming
@@ -40,10 +40,15 @@ class IronicSlotStore:
     for the shared cache files; `timing` bounds every request (slot_timing.SlotTiming)."""
 
     def __init__(self, request: Callable[..., Any], ident: str, poll_interval: float, timing: SlotTiming,
-                 directory: str | None = None, gone: Callable[[sl.Proc], bool] = slot_proc.gone) -> None:
+                 directory: str | None = None, gone: Callable[[sl.Proc], bool] = slot_proc.gone,
+                 source: Callable[[float | None], Fetched] | None = None) -> None:
         self.request = request
         self.timing = timing
         self.gone = gone
+        # `source(newer_than)`: the caller's own shared node listing (with the slot fields, newer
+        # than a time.monotonic() value) instead of one of our own - node_deploy's busy_board cloud
+        # then polls one stream per controller, not two.
+        self.source = source
         key = cache_key(ident, "slots-v2:" + FIELDS)
         self.shared = SharedListing(key, ttl=poll_interval, directory=directory, clock=time.monotonic)
         self.board = LockedJsonFile(key, "slot-seen", directory=directory, clock=time.monotonic)
@@ -72,8 +77,27 @@ class IronicSlotStore:
         return rows
 
     def listing(self, newer_than: float | None) -> list[sl.SlotNode]:
+        if self.source is not None:
+            return self._from_source(newer_than)
         data = self.shared.get(self._fetch, newer_than=newer_than).data
         return sl.parse_nodes(data["rows"], data["board"], data["sent"], self.gone)
+
+    def _from_source(self, newer_than: float | None) -> list[sl.SlotNode]:
+        """Each reader records the copy on the observation board, stamped with the moment it
+        read it (no earlier than the copy arrived), and judges it as of the copy's sending - both
+        on the safe side, as in _fetch. A copy older than the board's can only reset a marker's
+        first sighting to a later moment: no marker ever looks older than it is."""
+        got = self.source(newer_than)
+        rows = got.data
+        now = time.monotonic()
+        sent = now - got.age
+
+        def merge(entries: dict, _now: float) -> dict:
+            seen = sl.observe(rows, entries, now)
+            entries.clear()
+            entries.update(seen)
+            return seen
+        return sl.parse_nodes(rows, self.board.update(merge), sent, self.gone)
 
     def read_node(self, ident: str) -> sl.SlotNode | None:
         try:

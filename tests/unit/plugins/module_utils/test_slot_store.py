@@ -90,3 +90,27 @@ def test_other_failures_stay_typed(tmp_path):
     assert not isinstance(exc.value, WriteRefused) and exc.value.kind == ironic_errors.SERVER_ERROR
     api.fail = ApiError(404, "Node b could not be found.", ironic_errors.NOT_FOUND)
     assert store(tmp_path, api).read_node("b") is None
+
+
+def test_with_a_source_the_callers_listing_serves_the_markers(tmp_path):
+    """node_deploy's busy_board cloud: the markers come from the controller's one node listing
+    (it carries `extra`), no listing of the store's own; the observation board still learns from
+    every read, so a marker seen unchanged for its ttl is dead to every process."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import Fetched
+    api, asked = Api(), []
+    rows = Api()("GET", "/nodes")["nodes"]
+
+    def source(newer_than):
+        asked.append(newer_than)
+        return Fetched(rows, 0.0, True)
+
+    def via_source():
+        return IronicSlotStore(api, "cloud", poll_interval=1.0, timing=SlotTiming(20.0), directory=str(tmp_path),
+                               gone=lambda proc: False, source=source)
+    (first,) = via_source().listing(None)
+    assert first.unchanged_for == 0.0 and sl.lease_counts(first)
+    time.sleep(0.05)
+    since = time.monotonic()
+    (later,) = via_source().listing(since)
+    assert later.unchanged_for > 0.0 and asked == [None, since]
+    assert api.calls == []
