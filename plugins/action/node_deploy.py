@@ -6,12 +6,8 @@ task runs on the controller's own Python (see plugins/plugin_utils/in_worker.py)
 `busy_board: cloud` it fills in `run_id` (the same for every host of one run, see wave_slot's)."""
 from __future__ import annotations
 
-import os
-import socket
-
-from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
-from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import derive_run_id
 from ansible_collections.ironwave.baremetal.plugins.plugin_utils.in_worker import InWorkerModuleAction, execute
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.run_identity import controller_run_id
 
 
 class ActionModule(InWorkerModuleAction):
@@ -23,8 +19,6 @@ class ActionModule(InWorkerModuleAction):
         if args.get("busy_board") != "cloud" or args.get("run_id"):
             return super().run(tmp, task_vars)
         result = super(InWorkerModuleAction, self).run(tmp, task_vars)   # ActionBase.run
-        ppid = os.getppid()
-        args["run_id"], _source = derive_run_id(os.environ, task_vars, socket.gethostname().split(".")[0], ppid,
-                                                process_start(ppid))
+        args["run_id"], _source = controller_run_id(task_vars)
         result.update(execute(self, self.module, args, task_vars))
         return result

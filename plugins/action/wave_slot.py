@@ -6,14 +6,10 @@ module. The run id must be the same for every host of one ansible-playbook run a
 runs; only the controller knows that (see slot_lease.derive_run_id for the order of sources)."""
 from __future__ import annotations
 
-import os
-import socket
-
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ironwave.baremetal.plugins.module_utils.run_control import process_start
-from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_lease import derive_run_id
 from ansible_collections.ironwave.baremetal.plugins.plugin_utils import in_worker
+from ansible_collections.ironwave.baremetal.plugins.plugin_utils.run_identity import controller_run_id
 
 
 class ActionModule(ActionBase):
@@ -26,10 +22,7 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         source = None
         if not args.get("run_id"):
-            # Workers are forked from the ansible-playbook process: its PID names this run.
-            ppid = os.getppid()
-            args["run_id"], source = derive_run_id(
-                os.environ, task_vars, socket.gethostname().split(".")[0], ppid, process_start(ppid))
+            args["run_id"], source = controller_run_id(task_vars)
         if not args.get("holder"):
             args["holder"] = str(task_vars.get("inventory_hostname", ""))
         result.update(in_worker.execute(self, "wave_slot", args, task_vars))
