@@ -117,7 +117,13 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     held = [n.instance_id for n in nodes if n.instance_id]
     assert len(set(held)) == len(held), "no instance on two nodes"
     assert len([n for n in nodes if n.provision_state == "available"]) == len(slices[1])
-    assert all(MARKER not in (n.extra or {}) for n in nodes), "no slot marker left behind"
+    left = {n.name: (n.provision_state, n.extra[MARKER]) for n in nodes if MARKER in (n.extra or {})}
+    if protocol == "gate":
+        # The gate leaves its held marker on a deployed node: written in `available`, it stopped
+        # counting when the node moved (slot_lease.lease_counts). None on a node still available.
+        assert all(state == "active" and m.get("from_state") == "available" for state, m in left.values()), left
+    else:
+        assert left == {}, "no slot marker left behind"
     # The skewed slice really ran 40 s ahead: it stamped its markers ~40 s after this clock.
     skews = [(m.get("written_at") or m.get("announced_at") or 0) - t for t, _n, m in sampler.changes if m]
     assert max(skews) > 30 and min(skews) < 10, skews
