@@ -143,8 +143,9 @@ options:
         counts it too), then reads a listing sent after that write and goes only if busy nodes plus
         live markers (any phase, this one included) are at most O(busy_limit); otherwise it removes
         its marker and tries again after a jittered back-off. A marker stops counting once its node
-        leaves C(available) (a busy node counts as busy); with O(wait) the module removes it when the
-        node is active, and after a failure right away. Markers of a run that is gone stop counting
+        leaves C(available) (a busy node counts as busy), so it stays on the deployed node, inert
+        (the next marker written there replaces it); after a deploy request that failed without
+        effect the module removes it. Markers of a run that is gone stop counting
         as described for M(ironwave.baremetal.wave_slot). No FIFO across runs (wave_slot queues).
     type: str
     default: local
