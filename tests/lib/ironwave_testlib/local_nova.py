@@ -121,7 +121,10 @@ class LocalNova:
             import openstack
 
             assert os.environ.get("OS_CLIENT_CONFIG_FILE") == str(self.clouds_yaml)
-            self._conn = openstack.connect(cloud=self.cloud)
+            # connect_retries: nova-api here may reset a kept-alive connection the client reuses
+            # (CI: "Connection reset by peer" on a GET while waiting for a server); keystoneauth
+            # then sends again instead of failing the test.
+            self._conn = openstack.connect(cloud=self.cloud, connect_retries=3)
         return self._conn
 
     def placement_get(self, path: str, version: str = "1.10") -> dict:
