@@ -199,6 +199,10 @@ class DeployFlow:
             node = self.io.node(node["uuid"]) or node
         return node
 
+    def next_tick(self) -> None:
+        """Sleep until the controller's shared listing is due again (join its next tick)."""
+        self.sleep(max(0.05, self.io.tick_in(self.req.poll_interval)) + 0.02)
+
     # -- 2. the node from the shared listing ---------------------------------------------------
     def _row(self, rows) -> Mapping | None:
         return next((n for n in rows if self.req.node in (n.get("uuid"), n.get("name"))), None)
@@ -272,7 +276,7 @@ class DeployFlow:
                     f"scope {req.busy_scope} (busy_limit {limit}); raise busy_limit or timeout. Nothing was "
                     "written to the node", node=uuid)
             self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
-            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+            self.next_tick()
 
     def cloud_verify(self, store, seen: list, uuid: str, limit: int, scope) -> bool:
         """Write our held marker, then decide from a listing sent after the write (cloud_gate).
@@ -437,7 +441,7 @@ class DeployFlow:
         if requested is not None:
             # Join the controller's next regular listing instead of asking for one right after
             # our request: a deploy takes longer than a tick, and every host would ask.
-            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+            self.next_tick()
         while True:
             node = self._find(uuid, requested) or {}
             state = node.get("provision_state")
@@ -446,7 +450,7 @@ class DeployFlow:
             timed_out = not finished and self.clock() - start > req.timeout
             if finished or timed_out:
                 break
-            self.sleep(max(0.05, self.io.tick_in(req.poll_interval)) + 0.02)
+            self.next_tick()
         if state != ironic_states.ACTIVE or timed_out:
             why = f"timed out after {req.timeout:g} s in state {state!r}" if timed_out else f"ended in {state!r}"
             raise errors.DeploymentFailed(f"deploy of node {uuid} {why}: {node.get('last_error')}",

@@ -57,14 +57,16 @@ class IronicSlotStore:
         """Runs under the shared listing's lock: one request, then the board is brought up to date."""
         sent = time.monotonic()
         rows = self.list_nodes()
-        received = time.monotonic()
+        return {"rows": rows, "sent": sent, "board": self._observe(rows, time.monotonic())}
 
+    def _observe(self, rows: list[dict], received: float) -> dict:
+        """Bring the controller's observation board up to date with a listing read at `received`."""
         def merge(entries: dict, _now: float) -> dict:
             seen = sl.observe(rows, entries, received)
             entries.clear()
             entries.update(seen)
             return seen
-        return {"rows": rows, "sent": sent, "board": self.board.update(merge)}
+        return self.board.update(merge)
 
     def list_nodes(self) -> list[dict]:
         rows: list[dict] = []
@@ -88,16 +90,8 @@ class IronicSlotStore:
         on the safe side, as in _fetch. A copy older than the board's can only reset a marker's
         first sighting to a later moment: no marker ever looks older than it is."""
         got = self.source(newer_than)
-        rows = got.data
         now = time.monotonic()
-        sent = now - got.age
-
-        def merge(entries: dict, _now: float) -> dict:
-            seen = sl.observe(rows, entries, now)
-            entries.clear()
-            entries.update(seen)
-            return seen
-        return sl.parse_nodes(rows, self.board.update(merge), sent, self.gone)
+        return sl.parse_nodes(got.data, self._observe(got.data, now), now - got.age, self.gone)
 
     def read_node(self, ident: str) -> sl.SlotNode | None:
         try:
