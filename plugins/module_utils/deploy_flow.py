@@ -174,7 +174,8 @@ class DeployFlow:
             # A deploy for our instance began while we waited at the gate (a killed run's request
             # that Ironic took late, a second copy of this run): follow it like the first check does.
             board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
-            self.drop_marker(uuid)
+            # A held marker of ours stays: the node left `available`, so it counts for no one.
+            self.marker_written = False
             if req.wait:
                 return self.wait_and_verify(uuid, None, base, changed=False)
             return dict(changed=False, provision_state=self.adopted.get("provision_state"), **base)
@@ -297,12 +298,25 @@ class DeployFlow:
         if verdict.verdict == cg.GO:
             self.marker_written = True
             return True
-        try:
-            store.write(uuid, None, req.lease_ttl / 4)
-        except Exception:  # noqa: BLE001 - a marker left behind stops counting when seen unchanged for its ttl
-            pass
+        if verdict.verdict == cg.MOVED and self.deploy_under_way(uuid):
+            return True   # nothing to send: recheck() hands over to following it
+        if verdict.verdict != cg.MOVED:   # a marker on a node that moved counts for no one
+            try:
+                store.write(uuid, None, req.lease_ttl / 4)
+            except Exception:  # noqa: BLE001 - a marker left behind stops counting when seen unchanged for its ttl
+                pass
         if verdict.verdict != cg.RETRY:
             raise errors.IronwaveError(f"busy gate on Ironic: {verdict.message}", verdict.verdict, node=uuid)
+        return False
+
+    def deploy_under_way(self, uuid: str) -> bool:
+        """Our node left `available` while we were being admitted: is that a deploy for our own
+        instance (a killed run's late request)? Then it is kept in `adopted` to be followed."""
+        current = self.io.node(uuid)
+        if current is not None and rules.plan(self.io.classify(current, self.req.expected),
+                                              current).action == rules.IN_PROGRESS:
+            self.adopted = current
+            return True
         return False
 
     def recheck(self, uuid: str, base: dict) -> bool:
@@ -310,6 +324,8 @@ class DeployFlow:
         that admitted us (no extra request) or from a direct read. False: a deploy for our instance
         is in progress already (kept in `adopted`); nothing is to be sent."""
         row, req = self.admitted_row, self.req
+        if self.adopted:
+            return False
         if row is not None and row.get("instance_uuid") and row.get("instance_uuid") == req.expected.instance_uuid \
                 and rules.plan(self.io.classify(row, req.expected), row).action in (rules.DEPLOY, rules.REDEPLOY):
             return True

@@ -24,8 +24,9 @@ description:
     differ) and O(traits) (which select deploy templates) and requests C(active) with the optional
     O(config_drive) and O(deploy_steps). When that request fails without effect, O(instance_info)
     and O(traits) are put back as they were (RV(rolled_back)); a busy-gate timeout writes nothing.
-    A node found deploying for the same instance after the gate (a killed run's request that Ironic
-    took late) is followed as above, C(changed=false), nothing written.
+    A node found deploying for the same instance after the gate or by its verifying listing (a
+    killed run's request that Ironic took late) is followed as above, C(changed=false), nothing
+    written.
   - Each deploy request asks for the bare metal API microversion it needs - 1.52, 1.56 for a dict
     O(config_drive) (1.59 with C(vendor_data)), 1.69 for O(deploy_steps) - bounded by what the server
     offers (read once per controller from C(GET /v1), only when more than 1.52 is needed); a server

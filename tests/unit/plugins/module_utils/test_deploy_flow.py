@@ -656,3 +656,47 @@ def test_waiting_joins_the_next_regular_listing_instead_of_asking_right_after_th
         provision_state="active", target_provision_state=None))
     assert flow(ironic, wait=True, poll_interval=2.0).run()["provision_state"] == "active"
     assert sent and reads and reads[0] >= 2.0
+
+
+def test_a_deploy_for_our_instance_found_after_the_cloud_gate_leaves_the_inert_marker_alone():
+    """After the cloud gate admitted us, the re-check found a deploy for our instance under way (a
+    killed run's late request): our held marker stopped counting when the node left `available`,
+    so it is not removed (a removal would be one request for nothing); nothing else is sent."""
+    ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
+    store = ironic.slot_store(1.0, 60.0)
+
+    def late_request(newer_than):
+        if newer_than is not None:   # right after the verifying listing was read
+            ironic.nodes["n1"].update(provision_state="deploying", target_provision_state="active")
+    store.after_copy = late_request
+    out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a").run()
+    assert not out["changed"] and out["provision_state"] == "deploying"
+    assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [("MARKER", "n1", "held")]
+    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "held"
+    assert ironic.the_board.entries == {}
+
+
+def test_a_deploy_for_our_instance_begun_before_the_verifying_listing_is_followed_not_failed():
+    """The late request lands between the gate's listing and its verifying listing: the verify
+    sees our node moved (its marker counts for no one). That move is the deploy we were about to
+    send: follow it (changed false) instead of failing the host; nothing is sent."""
+    for wait in (False, True):
+        ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
+        store = ironic.slot_store(1.0, 60.0)
+
+        def late_request(newer_than):
+            if newer_than is None and ironic.nodes["n1"]["provision_state"] == "available":
+                ironic.nodes["n1"].update(provision_state="deploying", target_provision_state="active")
+        store.after_copy = late_request
+
+        def sleep(s, ironic=ironic):   # time passes: the deploy under way finishes
+            ironic.clock.sleep(s)
+            if ironic.nodes["n1"]["provision_state"] == "deploying":
+                ironic.nodes["n1"].update(provision_state="active", target_provision_state=None)
+        f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 2,
+                                                          "busy_board": "cloud", "run_id": "run-a", "wait": wait}),
+                       None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+        out = f.run()
+        assert not out["changed"] and out["provision_state"] == ("active" if wait else "deploying")
+        assert [c for c in ironic.calls if c[0] == "DEPLOY"] == []
+        assert ironic.the_board.entries == {}
