@@ -551,6 +551,19 @@ def derive_run_id(env: Mapping[str, str], task_vars: Mapping[str, Any], controll
     return f"{controller}-{playbook_pid}{suffix}", "ansible-playbook process"
 
 
+def module_run_id(given: str | None, env: Mapping[str, str]) -> str:
+    """The run id a module works under: its `run_id` parameter (filled in by the action plugin),
+    else $IRONWAVE_RUN_ID; raises ValueError with a message naming the field and the fix."""
+    run_id = given or env.get(RUN_ID_ENV)
+    if not run_id:
+        raise ValueError("run_id: not set; pass run_id, or set IRONWAVE_RUN_ID, or run the module through "
+                         "its action plugin (the default), which derives one per run")
+    problem = check_run_id(run_id)
+    if problem:
+        raise ValueError(problem)
+    return run_id
+
+
 def check_run_id(run_id: Any) -> str | None:
     """A problem with a run id (None = fine). It is stored in node extra and compared verbatim."""
     if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):

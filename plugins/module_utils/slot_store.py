@@ -50,7 +50,9 @@ class IronicSlotStore:
         # then polls one stream per controller, not two.
         self.source = source
         key = cache_key(ident, "slots-v2:" + FIELDS)
-        self.shared = SharedListing(key, ttl=poll_interval, directory=directory, clock=time.monotonic)
+        # With a source the listing is the caller's: no cache file of our own is read or written.
+        self.shared = None if source else SharedListing(key, ttl=poll_interval, directory=directory,
+                                                        clock=time.monotonic)
         self.board = LockedJsonFile(key, "slot-seen", directory=directory, clock=time.monotonic)
 
     def _fetch(self) -> dict:
@@ -79,7 +81,7 @@ class IronicSlotStore:
         return rows
 
     def listing(self, newer_than: float | None) -> list[sl.SlotNode]:
-        if self.source is not None:
+        if self.shared is None:
             return self._from_source(newer_than)
         data = self.shared.get(self._fetch, newer_than=newer_than).data
         return sl.parse_nodes(data["rows"], data["board"], data["sent"], self.gone)

@@ -325,10 +325,11 @@ class NodeDeploy(IronwaveModule):
 
     def run(self) -> dict:
         params = dict(self.params)
-        params["run_id"] = params.get("run_id") or os.environ.get(sl.RUN_ID_ENV)
-        if params["busy_board"] == "cloud" and sl.check_run_id(params["run_id"]):
-            raise errors.BadInput("run_id: busy_board cloud needs a run id; pass run_id or set IRONWAVE_RUN_ID "
-                                  "(the action plugin derives one per run)")
+        if params["busy_board"] == "cloud":
+            try:
+                params["run_id"] = sl.module_run_id(params.get("run_id"), os.environ)
+            except ValueError as exc:
+                raise errors.BadInput(f"{exc} (busy_board cloud marks nodes with it)") from None
         self.flow = DeployFlow(DeployIO(Ops(self), self.guard), DeployRequest.from_params(params), self.guard,
                                check_mode=self.ansible.check_mode)
         return self.flow.run()

@@ -295,12 +295,10 @@ class WaveSlot(IronwaveModule):
 
     def run(self) -> dict:
         p = self.params
-        run_id = p["run_id"] or os.environ.get(sl.RUN_ID_ENV)
-        problem = sl.check_run_id(run_id)
-        if problem:
-            raise errors.BadInput(problem if run_id else (
-                "run_id: not set; pass run_id, or set IRONWAVE_RUN_ID, or run the module through its "
-                "action plugin (the default), which derives one per run"))
+        try:
+            run_id = sl.module_run_id(p["run_id"], os.environ)
+        except ValueError as exc:
+            raise errors.BadInput(str(exc)) from None
         if p["state"] == "acquired":
             problems = sl.validate(p["limit"], p["lease_ttl"], p["timeout"], p["poll_interval"],
                                    p["max_poll_interval"], p["scope"])

@@ -494,3 +494,12 @@ def test_interrupted_waiter_blocks_the_queue_for_its_ttl_at_most():
     rows = (node("aa", lease=ghost), node("me", lease=lease(ticket=2)))
     assert sl.admission(nodes(*rows, unchanged={"aa": TTL - 1}), "me", "r1", 1).verdict == sl.WAIT
     assert sl.admission(nodes(*rows, unchanged={"aa": TTL}), "me", "r1", 1).verdict == sl.ADMIT
+
+
+def test_module_run_id_from_the_parameter_else_the_environment_else_an_error_naming_the_fix():
+    assert sl.module_run_id("job-1", {"IRONWAVE_RUN_ID": "env-1"}) == "job-1"
+    assert sl.module_run_id(None, {"IRONWAVE_RUN_ID": "env-1"}) == "env-1"
+    with pytest.raises(ValueError, match=r"run_id: not set; pass run_id, or set IRONWAVE_RUN_ID"):
+        sl.module_run_id(None, {})
+    with pytest.raises(ValueError, match=r"run_id: must be 1-128 characters"):
+        sl.module_run_id("has space", {})
