@@ -36,6 +36,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_p
 from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
+from ansible_collections.ironwave.baremetal.plugins.module_utils import tick_plan
 
 # Failures after which the deploy request may have taken effect: re-read before deciding.
 AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_ERROR, ironic_errors.DATABASE_BUSY,
@@ -115,6 +116,9 @@ class DeployFlow:
         self.watching: str | None = None   # the node whose rows feed `log` (set once the flow acts)
         self.marker_written = False
         self.adopted: Mapping = {}   # the node as the re-check found it, when a deploy for us was under way
+        # When this controller lists the nodes: every poll_interval, or - with other runs sharing
+        # the cloud gate - every K x poll_interval at this run's phase (tick_plan).
+        self.ticks = tick_plan.TickPlan(req.poll_interval)
 
     @property
     def phases(self) -> list[dict]:
@@ -202,7 +206,21 @@ class DeployFlow:
 
     def next_tick(self) -> None:
         """Sleep until the controller's shared listing is due again (join its next tick)."""
-        self.sleep(max(0.05, self.io.tick_in(self.req.poll_interval)) + 0.02)
+        due = self.ticks.next_in(self.wall()) if self.ticks.shared else self.io.tick_in(self.req.poll_interval)
+        self.sleep(max(0.05, due) + 0.02)
+
+    def follow_runs(self, nodes) -> None:
+        """Update the tick plan from a listing's slot markers (busy_board cloud only)."""
+        if self.req.busy_board == "cloud":
+            self.ticks = tick_plan.plan_for(self.req.poll_interval, self.req.run_id, nodes)
+
+    def tick_fresh(self) -> tuple[float | None, float | None]:
+        """(max_age, since) a copy read at a tick must meet: made after the latest tick point when
+        runs share the gate (`since` on the wall clock), else the plain ttl (None, None)."""
+        if not self.ticks.shared:
+            return None, None
+        now = self.wall()
+        return self.ticks.period, self.ticks.last(now)
 
     # -- 2. the node from the shared listing ---------------------------------------------------
     def _row(self, rows) -> Mapping | None:
@@ -251,7 +269,10 @@ class DeployFlow:
             if cloud:
                 # Ironic's count: busy nodes and every live marker (held, and wave_slot's queue).
                 listed_at = self.wall() - req.poll_interval
-                seen = store.listing(None)
+                max_age, since = self.tick_fresh()
+                seen = store.listing(None, None) if since is None else \
+                    store.listing(self.clock() - max(0.0, self.wall() - since), max_age)
+                self.follow_runs(seen)
                 busy = cg.claimed(seen, scope, exclude=uuid)
             else:
                 fetched = self.io.listing(req.poll_interval)
@@ -423,7 +444,12 @@ class DeployFlow:
 
     # -- 6. after the request --------------------------------------------------------------------
     def _find(self, uuid: str, newer_than: float | None) -> Mapping | None:
-        fetched = self.io.listing(self.req.poll_interval, newer_than=newer_than)
+        max_age, since = self.tick_fresh()
+        if since is not None:
+            newer_than = since if newer_than is None else max(newer_than, since)
+        fetched = self.io.listing(self.req.poll_interval, max_age=max_age, newer_than=newer_than)
+        if self.req.busy_board == "cloud":
+            self.follow_runs(sl.parse_nodes(fetched.data))
         row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
         return self._seen(row, self.wall() - fetched.age)
 

@@ -41,12 +41,12 @@ class IronicSlotStore:
 
     def __init__(self, request: Callable[..., Any], ident: str, poll_interval: float, timing: SlotTiming,
                  directory: str | None = None, gone: Callable[[sl.Proc], bool] = slot_proc.gone,
-                 source: Callable[[float | None], Fetched] | None = None) -> None:
+                 source: Callable[..., Fetched] | None = None) -> None:
         self.request = request
         self.timing = timing
         self.gone = gone
-        # `source(newer_than)`: the caller's own shared node listing (with the slot fields, newer
-        # than a time.monotonic() value) instead of one of our own - node_deploy's busy_board cloud
+        # `source(newer_than[, max_age])`: the caller's own shared node listing (with the slot fields,
+        # newer than a time.monotonic() value) instead of one of our own - node_deploy's busy_board cloud
         # then polls one stream per controller, not two.
         self.source = source
         key = cache_key(ident, "slots-v2:" + FIELDS)
@@ -80,18 +80,20 @@ class IronicSlotStore:
             url = nxt.split("/v1", 1)[-1] if nxt else None
         return rows
 
-    def listing(self, newer_than: float | None) -> list[sl.SlotNode]:
+    def listing(self, newer_than: float | None, max_age: float | None = None) -> list[sl.SlotNode]:
+        """A copy made after `newer_than` (time.monotonic()), no older than `max_age` (default:
+        the poll interval)."""
         if self.shared is None:
-            return self._from_source(newer_than)
-        data = self.shared.get(self._fetch, newer_than=newer_than).data
+            return self._from_source(newer_than, max_age)
+        data = self.shared.get(self._fetch, max_age=max_age, newer_than=newer_than).data
         return sl.parse_nodes(data["rows"], data["board"], data["sent"], self.gone)
 
-    def _from_source(self, newer_than: float | None) -> list[sl.SlotNode]:
+    def _from_source(self, newer_than: float | None, max_age: float | None = None) -> list[sl.SlotNode]:
         """Each reader records the copy on the observation board, stamped with the moment it
         read it (no earlier than the copy arrived), and judges it as of the copy's sending - both
         on the safe side, as in _fetch. A copy older than the board's can only reset a marker's
         first sighting to a later moment: no marker ever looks older than it is."""
-        got = self.source(newer_than)
+        got = self.source(newer_than, max_age) if max_age is not None else self.source(newer_than)
         now = time.monotonic()
         return sl.parse_nodes(got.data, self._observe(got.data, now), now - got.age, self.gone)
 

@@ -89,7 +89,13 @@ options:
     type: int
     default: 1800
   poll_interval:
-    description: Seconds between shared polls while waiting.
+    description:
+      - Seconds between shared polls while waiting.
+      - With O(busy_board=cloud) and other runs sharing the gate (their markers claim a slot, or sit
+        on nodes their deploys turned busy), each of K runs polls every K x O(poll_interval), at its
+        own phase of that period (its rank among the sorted run ids, on the wall clock), so together
+        they read Ironic about once per O(poll_interval). Controllers whose clocks disagree read at
+        uneven moments; the limit holds either way.
     type: float
     default: 2.0
   backpressure_timeout:

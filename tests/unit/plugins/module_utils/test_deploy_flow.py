@@ -491,7 +491,8 @@ class SlotStore:
         self.ironic, self.before_verify = ironic, before_verify
         self.after_copy = None   # callable(newer_than): changes Ironic right after this listing was read
 
-    def listing(self, newer_than):
+    def listing(self, newer_than, max_age=None):
+        self.max_age = max_age    # set at a tick of a shared gate (tick_plan), never by a verify
         if self.before_verify:
             self.before_verify(newer_than)
         from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
@@ -547,8 +548,10 @@ def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later()
     ironic = cloud_ironic(node(), node("other", "available", OTHER))
     verifies = []
 
+    store = ironic.slot_store(1.0, 60.0)
+
     def other_run(newer_than):
-        if newer_than is not None:
+        if newer_than is not None and store.max_age is None:   # the verifying listing
             verifies.append(1)
             if len(verifies) == 1:   # another slice took the last slot between our listing and our write
                 (other,) = sl.parse_nodes([ironic.nodes["other"]])
@@ -556,7 +559,7 @@ def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later()
                     other, "run-b", "x", 60.0, None, 0.0).to_extra()
         elif verifies and ironic.clock.t > 1003:   # ... its node deployed and is active now
             ironic.nodes["other"].update(provision_state="active", provision_updated_at="t5")
-    ironic.slot_store(1.0, 60.0).before_verify = other_run
+    store.before_verify = other_run
     out = flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a").run()
     assert out["changed"] and len(verifies) == 2
     markers = [c for c in ironic.calls if c[0] == "MARKER"]
@@ -700,3 +703,34 @@ def test_a_deploy_for_our_instance_begun_before_the_verifying_listing_is_followe
         assert not out["changed"] and out["provision_state"] == ("active" if wait else "deploying")
         assert [c for c in ironic.calls if c[0] == "DEPLOY"] == []
         assert ironic.the_board.entries == {}
+
+
+def test_with_another_run_sharing_the_cloud_gate_the_wait_lists_at_this_runs_phase_of_a_longer_period():
+    """Two runs share the gate (the other's marker sits on the node it is deploying): each lists every
+    2 x poll_interval, run-a (first of the sorted run ids) at even seconds, so together they list
+    about once per poll interval. One run alone keeps the plain tick (test above)."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    other = node("busy1", "available", OTHER)
+    (parsed,) = sl.parse_nodes([other])
+    other["extra"] = {"ironwave_slot": cg.held_marker(parsed, "run-b", "x", 60.0, None, 0.0).to_extra()}
+    other["provision_state"] = "deploying"          # run-b's deploy under way: run-b shares the gate
+    ironic = cloud_ironic(node(), other)
+    ironic.clock.t = 100.3
+    reads, plain = [], ironic.listing
+
+    def listing(ttl, max_age=None, newer_than=None):
+        reads.append((round(ironic.clock.t, 2), max_age, newer_than))
+        if len(reads) > 4:
+            ironic.nodes["n1"].update(provision_state="active", target_provision_state=None)
+        return plain(ttl, max_age, newer_than)
+    ironic.listing = listing
+    ironic.on_deploy = lambda uuid, reconcile: ironic.nodes[uuid].update(provision_state="deploying",
+                                                                         target_provision_state="active")
+    out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a", wait=True, poll_interval=1.0).run()
+    assert out["provision_state"] == "active"
+    waits = [r for r in reads if r[2] is not None and r[0] > 100.3]
+    assert len(waits) >= 3
+    for t, max_age, newer_than in waits[1:]:
+        assert round(t % 2.0, 2) == 0.02, reads        # at run-a's tick points (even seconds)
+        assert max_age == 2.0 and newer_than == t - 0.02   # a copy made after that tick point
