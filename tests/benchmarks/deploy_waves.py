@@ -439,14 +439,11 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
         Scenario("ours wave, 1 run, cloud gate C", "ours", max(2 * c, 25),
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
                   "deploy_cloud_limit_mode": "gate"}),
+        # Each slice sees the others' markers and polls every 3 x 1 s at its own phase (tick_plan):
+        # together they list the nodes about as often as one run does.
         Scenario("ours wave, 3 slices, cloud gate C", "ours", max(2 * c, 25),
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
                   "deploy_cloud_limit_mode": "gate"}, slices=3),
-        # Each slice polls every S x 1 s: together they list the nodes as often as one run does
-        # (and any of them sees a freed slot about as soon), at a third of the requests.
-        Scenario("ours wave, 3 slices, cloud gate C, poll 3 s", "ours", max(2 * c, 25),
-                 {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
-                  "deploy_cloud_limit_mode": "gate", "deploy_poll_interval": 3.0}, slices=3),
         # deploy_builtin.yml runs a canary batch first by default; one batch, as the other one-wave rows.
         Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0, "ironwave_builtin_serial": ["100%"]}),
         Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c,
