@@ -130,7 +130,8 @@ options:
         listing shows the others' deploys (about one O(poll_interval)); for a strict limit across
         them use M(ironwave.baremetal.wave_slot) (the deploy role's C(deploy_limit_scope=cloud)).
       - Pair it with the wave strategy's prefetch so hosts reserve their nodes and start their
-        modules while other nodes deploy, and a freed slot is refilled within one O(poll_interval).
+        modules while other nodes deploy, and a freed slot is refilled within one O(poll_interval)
+        (with K runs sharing O(busy_board=cloud), each polls every K x O(poll_interval); see there).
     type: int
     default: 0
   busy_scope:
@@ -264,7 +265,8 @@ phases:
       C(admitted) - when the gate let it through (O(busy_limit) above 0).
     - Then each provision state seen while the module watched the node after the deploy request
       (C(deploying), C(wait call-back), C(active), C(deploy failed), ...) at Ironic's
-      C(provision_updated_at) for it. States that lasted less than one O(poll_interval) may not be seen.
+      C(provision_updated_at) for it. States that lasted less than one poll (O(poll_interval), or K x
+      O(poll_interval) with K runs sharing O(busy_board=cloud)) may not be seen.
     - Consecutive repeats are one entry, at most 50 entries (the last one is the latest state); a time
       earlier than the entry before (clock skew) is raised to it.
     - Empty when nothing was done (check mode, already C(active) or deploying without O(wait),
