@@ -211,16 +211,14 @@ class DeployFlow:
 
     def follow_runs(self, nodes) -> None:
         """Update the tick plan from a listing's slot markers (busy_board cloud only)."""
-        if self.req.busy_board == "cloud":
-            self.ticks = tick_plan.plan_for(self.req.poll_interval, self.req.run_id, nodes)
+        self.ticks = tick_plan.plan_for(self.req.poll_interval, self.req.run_id, nodes)
 
     def tick_fresh(self) -> tuple[float | None, float | None]:
         """(max_age, since) a copy read at a tick must meet: made after the latest tick point when
         runs share the gate (`since` on the wall clock), else the plain ttl (None, None)."""
         if not self.ticks.shared:
             return None, None
-        now = self.wall()
-        return self.ticks.period, self.ticks.last(now)
+        return self.ticks.period, self.ticks.last(self.wall())
 
     # -- 2. the node from the shared listing ---------------------------------------------------
     def _row(self, rows) -> Mapping | None:
@@ -270,8 +268,7 @@ class DeployFlow:
                 # Ironic's count: busy nodes and every live marker (held, and wave_slot's queue).
                 listed_at = self.wall() - req.poll_interval
                 max_age, since = self.tick_fresh()
-                seen = store.listing(None, None) if since is None else \
-                    store.listing(self.clock() - max(0.0, self.wall() - since), max_age)
+                seen = store.listing(None if since is None else self.clock() - max(0.0, self.wall() - since), max_age)
                 self.follow_runs(seen)
                 busy = cg.claimed(seen, scope, exclude=uuid)
             else:
@@ -319,9 +316,10 @@ class DeployFlow:
         if verdict.verdict == cg.GO:
             self.marker_written = True
             return True
-        if verdict.verdict == cg.MOVED and self.deploy_under_way(uuid):
-            return True   # nothing to send: recheck() hands over to following it
-        if verdict.verdict != cg.MOVED:   # a marker on a node that moved counts for no one
+        if verdict.verdict == cg.MOVED:   # our marker counts for no one: left as it is
+            if self.deploy_under_way(uuid):
+                return True   # nothing to send: recheck() hands over to following it
+        else:
             try:
                 store.write(uuid, None, req.lease_ttl / 4)
             except Exception:  # noqa: BLE001 - a marker left behind stops counting when seen unchanged for its ttl
@@ -449,7 +447,8 @@ class DeployFlow:
             newer_than = since if newer_than is None else max(newer_than, since)
         fetched = self.io.listing(self.req.poll_interval, max_age=max_age, newer_than=newer_than)
         if self.req.busy_board == "cloud":
-            self.follow_runs(sl.parse_nodes(fetched.data))
+            # Only rows carrying a slot marker can name a run: every waiting host reads each copy.
+            self.follow_runs(sl.parse_nodes(r for r in fetched.data if (r.get("extra") or {}).get(sl.MARKER_KEY)))
         row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
         return self._seen(row, self.wall() - fetched.age)
 

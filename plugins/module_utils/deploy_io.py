@@ -51,7 +51,7 @@ class DeployIO:
         """The slot markers' store (shared listing + observation board of this controller)."""
         from ansible_collections.ironwave.baremetal.plugins.module_utils.slot_store import IronicSlotStore
 
-        def source(newer_than: float | None, max_age: float | None = None) -> Fetched:
+        def source(newer_than: float | None, max_age: float | None) -> Fetched:
             # The node listing every module of this controller shares (it carries `extra`).
             wall = None if newer_than is None else time.time() - max(0.0, time.monotonic() - newer_than)
             return self.listing(poll_interval, max_age=max_age, newer_than=wall)

@@ -41,11 +41,11 @@ class IronicSlotStore:
 
     def __init__(self, request: Callable[..., Any], ident: str, poll_interval: float, timing: SlotTiming,
                  directory: str | None = None, gone: Callable[[sl.Proc], bool] = slot_proc.gone,
-                 source: Callable[..., Fetched] | None = None) -> None:
+                 source: Callable[[float | None, float | None], Fetched] | None = None) -> None:
         self.request = request
         self.timing = timing
         self.gone = gone
-        # `source(newer_than[, max_age])`: the caller's own shared node listing (with the slot fields,
+        # `source(newer_than, max_age)`: the caller's own shared node listing (with the slot fields,
         # newer than a time.monotonic() value) instead of one of our own - node_deploy's busy_board cloud
         # then polls one stream per controller, not two.
         self.source = source
@@ -93,7 +93,7 @@ class IronicSlotStore:
         read it (no earlier than the copy arrived), and judges it as of the copy's sending - both
         on the safe side, as in _fetch. A copy older than the board's can only reset a marker's
         first sighting to a later moment: no marker ever looks older than it is."""
-        got = self.source(newer_than, max_age) if max_age is not None else self.source(newer_than)
+        got = self.source(newer_than, max_age)
         now = time.monotonic()
         return sl.parse_nodes(got.data, self._observe(got.data, now), now - got.age, self.gone)
 

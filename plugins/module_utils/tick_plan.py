@@ -53,10 +53,6 @@ class TickPlan:
         """Seconds from `now` to the next tick point."""
         return self.last(now) + self.period - now
 
-    def max_age(self, now: float) -> float:
-        """How old a copy may be at `now`: made at or after the latest tick point."""
-        return max(0.0, now - self.last(now))
-
 
 def sharing_runs(nodes: Iterable[sl.SlotNode], busy_states: frozenset = ironic_states.DEPLOY_IN_PROGRESS) -> set[str]:
     """Run ids whose markers show them deploying through the gate now (see the module doc)."""

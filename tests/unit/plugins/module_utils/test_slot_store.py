@@ -100,7 +100,7 @@ def test_with_a_source_the_callers_listing_serves_the_markers(tmp_path):
     api, asked = Api(), []
     rows = Api()("GET", "/nodes")["nodes"]
 
-    def source(newer_than):
+    def source(newer_than, max_age):
         asked.append(newer_than)
         return Fetched(rows, 0.0, True)
 

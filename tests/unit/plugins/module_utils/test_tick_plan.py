@@ -38,7 +38,7 @@ def test_three_runs_tick_at_interleaved_phases(rank, points):
         now += 0.01
     assert seen == points
     # a copy read just after a tick point must be made after it
-    assert plan.max_age(points[0] + 0.2) == pytest.approx(0.2)
+    assert plan.last(points[0] + 0.2) == pytest.approx(points[0])
 
 
 def test_together_the_runs_read_once_per_interval():
