@@ -48,17 +48,18 @@ class Admission:
     until: float
     pid: int | None = None
     start: str = ""
+    marking: bool = False   # admitted by the cloud gate, its slot marker write still out
 
     def as_dict(self) -> dict:
         return {"group": self.group, "sent_at": self.sent_at, "until": self.until, "pid": self.pid,
-                "start": self.start}
+                "start": self.start, "marking": self.marking}
 
     @classmethod
     def from_dict(cls, node: str, raw: Mapping) -> "Admission":
         sent, pid = raw.get("sent_at"), raw.get("pid")
         return cls(node=node, group=str(raw.get("group") or ""), sent_at=None if sent is None else float(sent),
                    until=float(raw.get("until", 0)), pid=int(pid) if isinstance(pid, int) else None,
-                   start=str(raw.get("start") or ""))
+                   start=str(raw.get("start") or ""), marking=raw.get("marking") is True)
 
 
 def _always_alive(pid: int, start: str) -> bool:
@@ -109,12 +110,13 @@ def validate(limit: int, scope: str) -> str | None:
 
 def try_admit(entries: dict, node: str, group: str, busy: set[str], listed_at: float, now: float,
               limit: int, scope: str, hold: float, pid: int | None = None, start: str = "",
-              alive: Callable[[int, str], bool] = _always_alive) -> bool:
+              alive: Callable[[int, str], bool] = _always_alive, marking: bool = False) -> bool:
     """One gate decision on the board's raw entries (changed in place): prune, decide, record.
 
     `busy` comes from a listing made at `listed_at`; `hold` is how long an admission whose
     caller never reports back keeps counting; `pid`/`start` name the caller and `alive(pid,
-    start)` tells whether a recorded caller still runs."""
+    start)` tells whether a recorded caller still runs; `marking`: the caller writes a slot
+    marker next (cloud gate) and says so with marked()."""
     parsed = {n: Admission.from_dict(n, raw) for n, raw in entries.items() if isinstance(raw, Mapping)}
     entries.clear()
     # Keep what may still matter to someone holding an older listing; drop dead entries.
@@ -123,8 +125,24 @@ def try_admit(entries: dict, node: str, group: str, busy: set[str], listed_at: f
     pending = still_counting(parsed, listed_at, now, alive)
     if not may_admit(node, busy, pending, limit, scope, group):
         return False
-    entries[node] = Admission(node, group, None, now + hold, pid, start).as_dict()
+    entries[node] = Admission(node, group, None, now + hold, pid, start, marking).as_dict()
     return True
+
+
+def marked(entries: dict, node: str) -> None:
+    """The cloud gate's slot marker for `node` is written (or its write failed)."""
+    raw = entries.get(node)
+    if isinstance(raw, Mapping):
+        entries[node] = {**raw, "marking": False}
+
+
+def markers_in_flight(entries: Mapping, node: str, now: float,
+                      alive: Callable[[int, str], bool] = _always_alive) -> int:
+    """Other live admissions whose slot marker write is still out. A host of the cloud gate waits
+    (briefly) for them before its verifying listing: one listing sent after all their writes
+    verifies every one of them (the shared listing serves each a copy made after its own write)."""
+    return sum(1 for n, raw in entries.items() if n != node and isinstance(raw, Mapping) and raw.get("marking") is True
+               and live(Admission.from_dict(n, raw), now, alive))
 
 
 def mark_sent(entries: dict, node: str, at: float, hold: float) -> None:

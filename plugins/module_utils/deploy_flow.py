@@ -49,6 +49,14 @@ AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_E
 # busy (NodeLocked is retried for about as long by the client).
 LOCK_WAIT = 30.0
 
+# Longest wait for the marker writes of hosts admitted at the same tick, so that one verifying
+# listing serves them all (a marker PATCH takes tens of milliseconds on a healthy Ironic).
+MARKERS_WAIT = 0.3
+
+# The copy at hand tells how many runs share the cloud gate (tick_plan) when it is at most this old:
+# reading it never costs a request; an older one only means the plain schedule until the next tick.
+PLAN_MAX_AGE = 60.0
+
 
 class _NoGuard:
     def check(self, what: str) -> None:
@@ -213,12 +221,18 @@ class DeployFlow:
         """Update the tick plan from a listing's slot markers (busy_board cloud only)."""
         self.ticks = tick_plan.plan_for(self.req.poll_interval, self.req.run_id, nodes)
 
+    def follow_rows(self, rows) -> None:
+        """follow_runs from listing rows: only rows carrying a slot marker can name a run (every
+        waiting host reads each copy, so the others are not parsed)."""
+        self.follow_runs(sl.parse_nodes(r for r in rows if (r.get("extra") or {}).get(sl.MARKER_KEY)))
+
     def tick_fresh(self) -> tuple[float | None, float | None]:
-        """(max_age, since) a copy read at a tick must meet: made after the latest tick point when
-        runs share the gate (`since` on the wall clock), else the plain ttl (None, None)."""
+        """(max_age, since) a copy read at a tick must meet when runs share the gate: made after
+        the tick point of the run before this one (`since` on the wall clock, tick_plan.serves_from);
+        else the plain ttl (None, None)."""
         if not self.ticks.shared:
             return None, None
-        return self.ticks.period, self.ticks.last(self.wall())
+        return self.ticks.period, self.ticks.serves_from(self.wall())
 
     # -- 2. the node from the shared listing ---------------------------------------------------
     def _row(self, rows) -> Mapping | None:
@@ -232,18 +246,34 @@ class DeployFlow:
         req = self.req
         if not req.expected.instance_uuid or req.instance_info or req.precheck_max_age <= 0:
             return None
-        node = self._row(self.io.listing(req.poll_interval, max_age=req.precheck_max_age).data)
+        max_age, since = self.precheck_fresh()
+        node = self._row(self.io.listing(req.poll_interval, max_age=max_age, newer_than=since).data)
         if node is not None and node.get("instance_uuid") != req.expected.instance_uuid and req.busy_limit > 0:
             # The copy may predate our own reservation. With a busy gate this host waits a tick
             # anyway: join the next shared listing instead of reading the node (one request fewer).
             asked = self.wall()
-            self.sleep(self.io.tick_in(req.poll_interval) + 0.02)
-            node = self._row(self.io.listing(req.poll_interval, newer_than=asked).data)
+            self.next_tick()
+            max_age, since = self.tick_fresh()
+            node = self._row(self.io.listing(req.poll_interval, max_age=max_age,
+                                             newer_than=asked if since is None else max(asked, since)).data)
         if node is None or node.get("instance_uuid") != req.expected.instance_uuid:
             return None
         if rules.plan(self.io.classify(node, req.expected), node).action != rules.DEPLOY:
             return None
         return node
+
+    def precheck_fresh(self) -> tuple[float, float | None]:
+        """(max_age, since) of the copy the pre-check may accept: `precheck_max_age`; with runs
+        sharing the cloud gate (learnt from the copy at hand) also any copy this run's next tick
+        would accept - the association is checked again from the listing that admits the node."""
+        req = self.req
+        if req.busy_limit <= 0 or req.busy_board != "cloud":
+            return req.precheck_max_age, None
+        self.follow_rows(self.io.listing(req.poll_interval, max_age=PLAN_MAX_AGE).data)
+        max_age, since = self.tick_fresh()
+        if max_age is None or max_age <= req.precheck_max_age:
+            return req.precheck_max_age, None
+        return max_age, since
 
     # -- 3. the busy gate ----------------------------------------------------------------------
     def gate(self, node: Mapping):
@@ -277,8 +307,8 @@ class DeployFlow:
                 listed_at = self.wall() - fetched.age
             if board.update(lambda entries, now: busy_gate.try_admit(
                     entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
-                    self.io.alive)):
-                if cloud and not self.cloud_verify(store, seen, uuid, limit, scope):
+                    self.io.alive, marking=cloud)):
+                if cloud and not self.cloud_verify(store, board, seen, uuid, limit, scope):
                     board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
                     collisions += 1
                     self.sleep(cg.retry_delay(collisions, req.poll_interval))
@@ -297,7 +327,7 @@ class DeployFlow:
             self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
             self.next_tick()
 
-    def cloud_verify(self, store, seen: list, uuid: str, limit: int, scope) -> bool:
+    def cloud_verify(self, store, board, seen: list, uuid: str, limit: int, scope) -> bool:
         """Write our held marker, then decide from a listing sent after the write (cloud_gate).
         False: over the limit there (withdrawn; try again later)."""
         req = self.req
@@ -311,8 +341,13 @@ class DeployFlow:
             raise errors.IronwaveError(plan.message, plan.action, node=uuid)
         marker = cg.held_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
                                 self.io.run_proc(), self.wall())
-        store.write(uuid, marker, req.lease_ttl / 4)
-        verdict = cg.verify(store.listing(time.monotonic()), uuid, req.run_id, limit, scope, beat=marker.beat)
+        try:
+            store.write(uuid, marker, req.lease_ttl / 4)
+            written = time.monotonic()   # before others may see the write done: their listing is newer
+        finally:
+            board.update(lambda entries, now: busy_gate.marked(entries, uuid))
+        self.await_markers(board, uuid)
+        verdict = cg.verify(store.listing(written), uuid, req.run_id, limit, scope, beat=marker.beat)
         if verdict.verdict == cg.GO:
             self.marker_written = True
             return True
@@ -327,6 +362,14 @@ class DeployFlow:
         if verdict.verdict != cg.RETRY:
             raise errors.IronwaveError(f"busy gate on Ironic: {verdict.message}", verdict.verdict, node=uuid)
         return False
+
+    def await_markers(self, board, uuid: str) -> None:
+        """Hosts of this controller admitted at the same tick verify with one listing: wait (at
+        most MARKERS_WAIT, a fraction of a tick) until their marker writes are done too."""
+        until = self.clock() + min(MARKERS_WAIT, self.req.poll_interval / 4)
+        while self.clock() < until and board.update(
+                lambda entries, now: busy_gate.markers_in_flight(entries, uuid, now, self.io.alive)):
+            self.sleep(0.02)
 
     def deploy_under_way(self, uuid: str) -> bool:
         """Our node left `available` while we were being admitted: is that a deploy for our own
@@ -447,8 +490,7 @@ class DeployFlow:
             newer_than = since if newer_than is None else max(newer_than, since)
         fetched = self.io.listing(self.req.poll_interval, max_age=max_age, newer_than=newer_than)
         if self.req.busy_board == "cloud":
-            # Only rows carrying a slot marker can name a run: every waiting host reads each copy.
-            self.follow_runs(sl.parse_nodes(r for r in fetched.data if (r.get("extra") or {}).get(sl.MARKER_KEY)))
+            self.follow_rows(fetched.data)
         row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
         return self._seen(row, self.wall() - fetched.age)
 

@@ -53,6 +53,13 @@ class TickPlan:
         """Seconds from `now` to the next tick point."""
         return self.last(now) + self.period - now
 
+    def serves_from(self, now: float) -> float:
+        """The earliest moment a copy may have been made to serve the latest tick point: the tick
+        point of the run just before this one. A copy this run made since (the listing verifying
+        an admission) is as new as anything the runs together would have read by then, so the
+        tick needs no listing of its own."""
+        return self.last(now) - (self.interval if self.shared else 0.0)
+
 
 def sharing_runs(nodes: Iterable[sl.SlotNode], busy_states: frozenset = ironic_states.DEPLOY_IN_PROGRESS) -> set[str]:
     """Run ids whose markers show them deploying through the gate now (see the module doc)."""

@@ -94,8 +94,9 @@ options:
       - With O(busy_board=cloud) and other runs sharing the gate (their markers claim a slot, or sit
         on nodes their deploys turned busy), each of K runs polls every K x O(poll_interval), at its
         own phase of that period (its rank among the sorted run ids, on the wall clock), so together
-        they read Ironic about once per O(poll_interval). Controllers whose clocks disagree read at
-        uneven moments; the limit holds either way.
+        they read Ironic about once per O(poll_interval). A listing this run made after the tick point
+        of the run before it (the one verifying an admission) serves its tick. Controllers whose clocks
+        disagree read at uneven moments; the limit holds either way.
     type: float
     default: 2.0
   backpressure_timeout:
@@ -112,6 +113,9 @@ options:
         association is verified again after the request either way).
       - With O(busy_limit) above 0, a copy that does not show the node ours yet (it may predate the
         reservation) is followed by the next shared listing before the node is read directly.
+      - With O(busy_board=cloud) and K runs sharing the gate, a copy the next tick of this run would
+        accept (at most K x O(poll_interval) old) is accepted too; the association is checked again
+        from the listing that admits the node.
     type: float
     default: 2.0
   busy_limit:
@@ -150,7 +154,9 @@ options:
         slot marker (node C(extra.ironwave_slot), the format of M(ironwave.baremetal.wave_slot), which
         counts it too), then reads a listing sent after that write and goes only if busy nodes plus
         live markers (any phase, this one included) are at most O(busy_limit); otherwise it removes
-        its marker and tries again after a jittered back-off. A marker stops counting once its node
+        its marker and tries again after a jittered back-off. Hosts of this controller admitted at the
+        same tick wait (at most 0.3 s) for each other's marker writes and share one verifying listing.
+        A marker stops counting once its node
         leaves C(available) (a busy node counts as busy), so it stays on the deployed node, inert
         (the next marker written there replaces it); after a deploy request that failed without
         effect the module removes it. Markers of a run that is gone stop counting

@@ -130,3 +130,20 @@ def test_board_files_are_shared_with_other_users(tmp_path):
     assert stat.S_IMODE(os.stat(board.lock_path).st_mode) == 0o666
     again = AdmissionBoard.for_endpoint("http://127.0.0.1:6385/v1/", directory=str(directory))
     assert again.path == board.path and again.update(lambda e, now: dict(e)).keys() == {"n1"}
+
+
+def test_marker_writes_in_flight_are_the_other_live_cloud_gate_admissions_not_yet_marked():
+    entries: dict = {}
+    for n, pid in (("n1", 1), ("n2", 2), ("n3", 3)):
+        assert bg.try_admit(entries, n, "", set(), 0.0, 1.0, limit=5, scope="global", hold=30, pid=pid,
+                            start="s", marking=True)
+    assert bg.try_admit(entries, "local", "", set(), 0.0, 1.0, limit=5, scope="global", hold=30)   # no marker
+    assert bg.markers_in_flight(entries, "n1", 2.0) == 2
+    bg.marked(entries, "n2")
+    assert bg.markers_in_flight(entries, "n1", 2.0) == 1
+    # a writer whose process died stops counting at once; an expired one too
+    assert bg.markers_in_flight(entries, "n1", 2.0, alive=lambda pid, start: pid != 3) == 0
+    assert bg.markers_in_flight(entries, "n1", 40.0) == 0
+    # the flag survives the board's pruning by the next admission
+    assert bg.try_admit(entries, "n4", "", set(), 0.0, 3.0, limit=5, scope="global", hold=30)
+    assert entries["n3"]["marking"] is True and entries["n2"]["marking"] is False

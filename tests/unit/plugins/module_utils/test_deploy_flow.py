@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
 from ansible_collections.ironwave.baremetal.plugins.module_utils import errors
-from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import DeployFlow, DeployRequest
+from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import PLAN_MAX_AGE, DeployFlow, DeployRequest
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import Fetched
 
 INST = "11111111-2222-3333-4444-555555555555"
@@ -721,7 +721,7 @@ def test_with_another_run_sharing_the_cloud_gate_the_wait_lists_at_this_runs_pha
 
     def listing(ttl, max_age=None, newer_than=None):
         reads.append((round(ironic.clock.t, 2), max_age, newer_than))
-        if len(reads) > 4:
+        if ironic.clock.t > 105:
             ironic.nodes["n1"].update(provision_state="active", target_provision_state=None)
         return plain(ttl, max_age, newer_than)
     ironic.listing = listing
@@ -733,4 +733,97 @@ def test_with_another_run_sharing_the_cloud_gate_the_wait_lists_at_this_runs_pha
     assert len(waits) >= 3
     for t, max_age, newer_than in waits[1:]:
         assert round(t % 2.0, 2) == 0.02, reads        # at run-a's tick points (even seconds)
-        assert max_age == 2.0 and newer_than == t - 0.02   # a copy made after that tick point
+        # a copy made after run-b's tick point just before (an odd second) serves the tick
+        assert max_age == 2.0 and newer_than == pytest.approx(t - 1.02), reads
+
+
+def shared_gate_ironic(first_copy_inst=INST):
+    """Three runs share the cloud gate (run-b's and run-c's deploys under way); run-a is ours."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    others = []
+    for name, run in (("busy1", "run-b"), ("busy2", "run-c")):
+        other = node(name, "available", OTHER)
+        (parsed,) = sl.parse_nodes([other])
+        other["extra"] = {"ironwave_slot": cg.held_marker(parsed, run, "x", 60.0, None, 0.0).to_extra()}
+        other["provision_state"] = "deploying"
+        others.append(other)
+    ironic = cloud_ironic(node(inst=first_copy_inst), *others)
+    ironic.clock.t = 100.3
+    reads, plain = [], ironic.listing
+
+    def listing(ttl, max_age=None, newer_than=None):
+        reads.append((round(ironic.clock.t, 2), max_age, newer_than))
+        out = plain(ttl, max_age, newer_than)
+        if len(reads) == 2:   # the pre-check's copy read, the reservation shows from the next one on
+            ironic.nodes["n1"]["instance_uuid"] = INST
+        return out
+    ironic.listing = listing
+    return ironic, reads
+
+
+def test_with_runs_sharing_the_cloud_gate_the_precheck_accepts_what_this_runs_tick_would():
+    """The pre-check's copy may be as old as this run's tick period (3 runs x 1 s) when made after
+    the previous run's tick: it is the copy the gate reads next anyway. Before, a copy older than
+    precheck_max_age (2 s) cost a listing of its own for about every third host."""
+    ironic, reads = shared_gate_ironic()
+    f = flow(ironic, busy_limit=3, busy_board="cloud", run_id="run-a", poll_interval=1.0, precheck_max_age=2.0)
+    assert f.from_listing()["uuid"] == "n1"
+    assert reads[0][1] == PLAN_MAX_AGE                           # the copy at hand, to learn the plan
+    assert reads[1] == (100.3, 3.0, pytest.approx(f.ticks.serves_from(100.3)))
+
+
+def test_with_runs_sharing_the_cloud_gate_a_copy_predating_the_reservation_is_followed_at_this_runs_tick():
+    """The copy does not show the node ours yet: the next copy is this run's own tick (run-a ticks
+    at 0, 3, 6 ... of a 3 s period), not a listing at the plain 1 s tick."""
+    ironic, reads = shared_gate_ironic(first_copy_inst=None)
+    f = flow(ironic, busy_limit=3, busy_board="cloud", run_id="run-a", poll_interval=1.0)
+    assert f.from_listing()["uuid"] == "n1"
+    t, max_age, newer_than = reads[-1]
+    assert t == 102.02 and max_age == 3.0 and newer_than == pytest.approx(101.0)
+
+
+def test_hosts_admitted_at_the_same_tick_verify_with_one_listing_sent_after_all_their_marker_writes():
+    """n2's host (same controller) was admitted at the same tick and its marker write is still out:
+    ours waits until that write is done, so one listing (shared through the controller's cache)
+    verifies both instead of one listing each. Before, ours listed right after its own write."""
+    ironic = cloud_ironic(node(), node("n2", "available"))
+    ironic.the_board.entries["n2"] = {"group": "", "sent_at": None, "until": 2000.0, "pid": 7, "start": "s",
+                                      "marking": True}
+    store = ironic.slot_store(1.0, 60.0)
+    events = []
+
+    def sleep(s):
+        ironic.clock.t += s
+        if ironic.clock.t >= 1000.1 and ironic.the_board.entries["n2"]["marking"]:
+            ironic.the_board.entries["n2"]["marking"] = False   # n2's marker write is done
+            events.append(("n2 marked", round(ironic.clock.t, 2)))
+    store.before_verify = lambda newer_than: events.append(("listing", round(ironic.clock.t, 2)))
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 3,
+                                                      "busy_board": "cloud", "run_id": "run-a",
+                                                      "poll_interval": 2.0}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    assert f.run()["changed"]
+    verifying = [e for e in events if e[0] == "listing"][1]   # the gate's tick listing, then the verifying one
+    marked = next(e for e in events if e[0] == "n2 marked")
+    assert events.index(marked) < events.index(verifying), events
+
+
+def test_the_wait_for_other_marker_writes_is_bounded():
+    """A host whose marker write hangs delays the others' verifying listing by at most MARKERS_WAIT."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import MARKERS_WAIT
+    ironic = cloud_ironic(node(), node("n2", "available"))
+    ironic.the_board.entries["n2"] = {"group": "", "sent_at": None, "until": 2000.0, "pid": 7, "start": "s",
+                                      "marking": True}
+    store = ironic.slot_store(1.0, 60.0)
+    times = []
+    store.before_verify = lambda newer_than: times.append(ironic.clock.t)
+
+    def sleep(s):
+        ironic.clock.t += s
+    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 3,
+                                                      "busy_board": "cloud", "run_id": "run-a",
+                                                      "poll_interval": 2.0}),
+                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+    assert f.run()["changed"]
+    assert times[1] - times[0] == pytest.approx(MARKERS_WAIT, abs=0.03)

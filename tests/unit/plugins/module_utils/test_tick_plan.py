@@ -64,3 +64,11 @@ def test_plan_for_ranks_this_run_among_the_sorted_run_ids():
     assert tp.plan_for(1.0, "run-b", nodes) == tp.TickPlan(1.0, runs=3, rank=1)
     assert tp.plan_for(1.0, "run-b", []) == tp.TickPlan(1.0)
     assert tp.plan_for(1.0, None, nodes) == tp.TickPlan(1.0)
+
+
+def test_a_copy_made_after_the_previous_runs_tick_serves_this_runs_tick():
+    """Run 1 of 3 ticks at 1, 4, 7 ...; run 0 ticked at 3 before its tick at 4. A copy run 1 made
+    after 3 (the listing verifying an admission) is as new as anything read by then: no listing at 4."""
+    plan = tp.TickPlan(1.0, runs=3, rank=1)
+    assert plan.serves_from(4.02) == pytest.approx(3.0)
+    assert tp.TickPlan(1.0).serves_from(4.02) == pytest.approx(4.0)   # one run: its own last tick
