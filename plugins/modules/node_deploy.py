@@ -155,7 +155,7 @@ options:
         counts it too), then reads a listing sent after that write and goes only if busy nodes plus
         live markers (any phase, this one included) are at most O(busy_limit); otherwise it removes
         its marker and tries again after a jittered back-off. Hosts of this controller admitted at the
-        same tick wait (at most 0.3 s) for each other's marker writes and share one verifying listing.
+        same tick wait (at most 0.15 s) for each other's marker writes and share one verifying listing.
         A marker stops counting once its node
         leaves C(available) (a busy node counts as busy), so it stays on the deployed node, inert
         (the next marker written there replaces it); after a deploy request that failed without
