@@ -33,6 +33,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import associat
 from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors, input_checks, ironic_errors
 from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_phases
+from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import Fetched
 from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
@@ -254,9 +255,7 @@ class DeployFlow:
             # anyway: join the next shared listing instead of reading the node (one request fewer).
             asked = self.wall()
             self.next_tick()
-            max_age, since = self.tick_fresh()
-            node = self._row(self.io.listing(req.poll_interval, max_age=max_age,
-                                             newer_than=asked if since is None else max(asked, since)).data)
+            node = self._row(self.tick_listing(asked).data)
         if node is None or node.get("instance_uuid") != req.expected.instance_uuid:
             return None
         if rules.plan(self.io.classify(node, req.expected), node).action != rules.DEPLOY:
@@ -485,11 +484,15 @@ class DeployFlow:
             cause.result["rolled_back"] = note.startswith(" instance_info/traits were")
 
     # -- 6. after the request --------------------------------------------------------------------
-    def _find(self, uuid: str, newer_than: float | None) -> Mapping | None:
+    def tick_listing(self, newer_than: float | None) -> Fetched:
+        """The copy read at a tick: fresh as tick_fresh() says and made after `newer_than` (wall)."""
         max_age, since = self.tick_fresh()
         if since is not None:
             newer_than = since if newer_than is None else max(newer_than, since)
-        fetched = self.io.listing(self.req.poll_interval, max_age=max_age, newer_than=newer_than)
+        return self.io.listing(self.req.poll_interval, max_age=max_age, newer_than=newer_than)
+
+    def _find(self, uuid: str, newer_than: float | None) -> Mapping | None:
+        fetched = self.tick_listing(newer_than)
         if self.req.busy_board == "cloud":
             self.follow_rows(fetched.data)
         row = next((n for n in fetched.data if n.get("uuid") == uuid), None)

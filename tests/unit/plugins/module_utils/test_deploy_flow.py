@@ -705,17 +705,22 @@ def test_a_deploy_for_our_instance_begun_before_the_verifying_listing_is_followe
         assert ironic.the_board.entries == {}
 
 
+def deploying_for(name, run):
+    """Another run's node: its held marker written in `available`, the node deploying since."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
+    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
+    other = node(name, "available", OTHER)
+    (parsed,) = sl.parse_nodes([other])
+    other["extra"] = {"ironwave_slot": cg.held_marker(parsed, run, "x", 60.0, None, 0.0).to_extra()}
+    other["provision_state"] = "deploying"
+    return other
+
+
 def test_with_another_run_sharing_the_cloud_gate_the_wait_lists_at_this_runs_phase_of_a_longer_period():
     """Two runs share the gate (the other's marker sits on the node it is deploying): each lists every
     2 x poll_interval, run-a (first of the sorted run ids) at even seconds, so together they list
     about once per poll interval. One run alone keeps the plain tick (test above)."""
-    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
-    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
-    other = node("busy1", "available", OTHER)
-    (parsed,) = sl.parse_nodes([other])
-    other["extra"] = {"ironwave_slot": cg.held_marker(parsed, "run-b", "x", 60.0, None, 0.0).to_extra()}
-    other["provision_state"] = "deploying"          # run-b's deploy under way: run-b shares the gate
-    ironic = cloud_ironic(node(), other)
+    ironic = cloud_ironic(node(), deploying_for("busy1", "run-b"))   # run-b shares the gate
     ironic.clock.t = 100.3
     reads, plain = [], ironic.listing
 
@@ -739,16 +744,7 @@ def test_with_another_run_sharing_the_cloud_gate_the_wait_lists_at_this_runs_pha
 
 def shared_gate_ironic(first_copy_inst=INST):
     """Three runs share the cloud gate (run-b's and run-c's deploys under way); run-a is ours."""
-    from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
-    from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
-    others = []
-    for name, run in (("busy1", "run-b"), ("busy2", "run-c")):
-        other = node(name, "available", OTHER)
-        (parsed,) = sl.parse_nodes([other])
-        other["extra"] = {"ironwave_slot": cg.held_marker(parsed, run, "x", 60.0, None, 0.0).to_extra()}
-        other["provision_state"] = "deploying"
-        others.append(other)
-    ironic = cloud_ironic(node(inst=first_copy_inst), *others)
+    ironic = cloud_ironic(node(inst=first_copy_inst), deploying_for("busy1", "run-b"), deploying_for("busy2", "run-c"))
     ironic.clock.t = 100.3
     reads, plain = [], ironic.listing
 
@@ -783,14 +779,26 @@ def test_with_runs_sharing_the_cloud_gate_a_copy_predating_the_reservation_is_fo
     assert t == 102.02 and max_age == 3.0 and newer_than == pytest.approx(101.0)
 
 
+def n2_marker_in_flight():
+    """n1 waits at the cloud gate; n2's host (same controller) is admitted, its marker write still out."""
+    ironic = cloud_ironic(node(), node("n2", "available"))
+    ironic.the_board.entries["n2"] = {"group": "", "sent_at": None, "until": 2000.0, "pid": 7, "start": "s",
+                                      "marking": True}
+    return ironic, ironic.slot_store(1.0, 60.0)
+
+
+def same_tick_flow(ironic, sleep):
+    return DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 3,
+                                                         "busy_board": "cloud", "run_id": "run-a",
+                                                         "poll_interval": 2.0}),
+                      None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
+
+
 def test_hosts_admitted_at_the_same_tick_verify_with_one_listing_sent_after_all_their_marker_writes():
     """n2's host (same controller) was admitted at the same tick and its marker write is still out:
     ours waits until that write is done, so one listing (shared through the controller's cache)
     verifies both instead of one listing each. Before, ours listed right after its own write."""
-    ironic = cloud_ironic(node(), node("n2", "available"))
-    ironic.the_board.entries["n2"] = {"group": "", "sent_at": None, "until": 2000.0, "pid": 7, "start": "s",
-                                      "marking": True}
-    store = ironic.slot_store(1.0, 60.0)
+    ironic, store = n2_marker_in_flight()
     events = []
 
     def sleep(s):
@@ -799,11 +807,7 @@ def test_hosts_admitted_at_the_same_tick_verify_with_one_listing_sent_after_all_
             ironic.the_board.entries["n2"]["marking"] = False   # n2's marker write is done
             events.append(("n2 marked", round(ironic.clock.t, 2)))
     store.before_verify = lambda newer_than: events.append(("listing", round(ironic.clock.t, 2)))
-    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 3,
-                                                      "busy_board": "cloud", "run_id": "run-a",
-                                                      "poll_interval": 2.0}),
-                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
-    assert f.run()["changed"]
+    assert same_tick_flow(ironic, sleep).run()["changed"]
     verifying = [e for e in events if e[0] == "listing"][1]   # the gate's tick listing, then the verifying one
     marked = next(e for e in events if e[0] == "n2 marked")
     assert events.index(marked) < events.index(verifying), events
@@ -812,18 +816,11 @@ def test_hosts_admitted_at_the_same_tick_verify_with_one_listing_sent_after_all_
 def test_the_wait_for_other_marker_writes_is_bounded():
     """A host whose marker write hangs delays the others' verifying listing by at most MARKERS_WAIT."""
     from ansible_collections.ironwave.baremetal.plugins.module_utils.deploy_flow import MARKERS_WAIT
-    ironic = cloud_ironic(node(), node("n2", "available"))
-    ironic.the_board.entries["n2"] = {"group": "", "sent_at": None, "until": 2000.0, "pid": 7, "start": "s",
-                                      "marking": True}
-    store = ironic.slot_store(1.0, 60.0)
+    ironic, store = n2_marker_in_flight()
     times = []
     store.before_verify = lambda newer_than: times.append(ironic.clock.t)
 
     def sleep(s):
         ironic.clock.t += s
-    f = DeployFlow(ironic, DeployRequest.from_params({"node": "n1", "instance_uuid": INST, "busy_limit": 3,
-                                                      "busy_board": "cloud", "run_id": "run-a",
-                                                      "poll_interval": 2.0}),
-                   None, clock=ironic.clock, wall=ironic.clock, sleep=sleep)
-    assert f.run()["changed"]
+    assert same_tick_flow(ironic, sleep).run()["changed"]
     assert times[1] - times[0] == pytest.approx(MARKERS_WAIT, abs=0.03)
