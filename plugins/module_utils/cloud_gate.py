@@ -7,19 +7,26 @@ node_deploy's busy gate with `busy_board: cloud` (deploy_flow.DeployFlow.cloud_v
 Ironic, so that runs on different controllers (AWX job slices) share one strict limit at a fraction
 of a wave_slot lease's requests.
 
-A host that may go (its controller's local board admitted it) writes a `held` slot marker on its
-node - the slot_lease format, so wave_slot users and every reader count it - then reads a listing
-sent after that write completed, and goes iff
+A host that may go (its controller's local board admitted it) writes a *claim* on its node - a
+slot_lease marker in phase `choosing`, so wave_slot users and every reader count it - then reads a
+listing sent after that write completed, and goes iff
 
-    busy + held (mine included) + waiting + choosing (others', wave_slot's queue) <= limit
+    busy + held + claims (mine included) + waiting <= limit
 
-in scope; otherwise it withdraws its marker and backs off with jitter. No tickets, no FIFO.
+in scope; otherwise it withdraws its claim and backs off with jitter. No tickets, no FIFO.
+
+Why `choosing` and not `held`: the claim is written before the count is verified, so two hosts
+that saw the same free slot both show a claim until the loser withdraws. `held` stays what it means
+for wave_slot - a slot granted - and Ironic never shows busy + held above the limit; a gate host
+that went shows its node busy one request later (its claim stops counting when the node moves).
+Every reader counts a claim exactly as it counts a held marker: a bakery run counts others'
+`choosing` markers whatever their rank, a gate host counts every marker in any phase.
 
 Safety (at most `limit` hosts going at once, with the nodes busy counted as busy): among hosts that
-went, take the one whose marker write completed last. Its verifying read was sent after that, so it
-saw every other one's marker (or their node already busy, which counts as busy). With wave_slot's
-bakery runs: a bakery run counts every `held` marker whatever its rank, and a gate host counts every
-bakery marker in any phase, so whichever of the two wrote last sees the other.
+went, take the one whose claim write completed last. Its verifying read was sent after that, so it
+saw every other one's claim (or their node already busy, which counts as busy). With wave_slot's
+bakery runs: a bakery run counts every claim and every `held` marker whatever its rank, and a gate
+host counts every bakery marker in any phase, so whichever of the two wrote last sees the other.
 
 A marker stops counting when its node leaves the state it was written in (slot_lease.lease_counts):
 no release write is needed for counting once the deploy request turned the node busy.
@@ -43,8 +50,8 @@ class Verdict:
     verdict: str
     limit: int
     busy: int = 0
-    held: int = 0          # mine included
-    queued: int = 0        # others' waiting + choosing (wave_slot)
+    held: int = 0          # wave_slot's granted slots
+    queued: int = 0        # claims (mine included) + wave_slot's waiting and choosing
     message: str = ""
 
     @property
@@ -72,15 +79,15 @@ def room(nodes: Iterable[sl.SlotNode], limit: int, scope: sl.Scope = sl.Scope(),
     return max(0, limit - occupied(nodes, scope, busy_states))
 
 
-def held_marker(node: sl.SlotNode, run_id: str, holder: str, ttl: float, proc: sl.Proc | None,
-                now: float) -> sl.Lease:
-    """A marker written straight in phase held (ticket 0: gate hosts never queue by ticket)."""
-    return sl.as_held(sl.with_ticket(sl.new_lease(node, run_id, holder, ttl, proc, now), 0, now), now)
+def claim_marker(node: sl.SlotNode, run_id: str, holder: str, ttl: float, proc: sl.Proc | None,
+                 now: float) -> sl.Lease:
+    """A claim: a marker in phase choosing without a ticket (gate hosts never queue by ticket)."""
+    return sl.new_lease(node, run_id, holder, ttl, proc, now)
 
 
 def verify(nodes: Iterable[sl.SlotNode], me: str, run_id: str, limit: int, scope: sl.Scope = sl.Scope(),
            busy_states: frozenset = sl.BUSY_STATES, beat: int | None = None) -> Verdict:
-    """After my held marker was written: may my host go? `nodes` must come from a listing sent
+    """After my claim was written: may my host go? `nodes` must come from a listing sent
     after that write completed."""
     if limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit!r}")
@@ -97,7 +104,7 @@ def verify(nodes: Iterable[sl.SlotNode], me: str, run_id: str, limit: int, scope
     total = holders.total + queued
     verdict = GO if total <= limit else RETRY
     return Verdict(verdict, limit, len(holders.busy), len(holders.held), queued,
-                   message=(f"{len(holders.busy)} busy + {len(holders.held)} held + {queued} queued "
+                   message=(f"{len(holders.busy)} busy + {len(holders.held)} held + {queued} claimed or queued "
                             f"= {total} of {limit} in {scope.describe()}"))
 
 

@@ -85,7 +85,7 @@ class DeployRequest:
     precheck_max_age: float = 2.0
     busy_limit: int = 0
     busy_scope: str = "global"
-    busy_board: str = "local"     # cloud: counted on Ironic (held markers, cloud_gate), across runs
+    busy_board: str = "local"     # cloud: counted on Ironic (claim markers, cloud_gate), across runs
     run_id: str | None = None
     lease_ttl: float = sl.DEFAULT_TTL
 
@@ -188,7 +188,7 @@ class DeployFlow:
             # A deploy for our instance began while we waited at the gate (a killed run's request
             # that Ironic took late, a second copy of this run): follow it like the first check does.
             board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
-            # A held marker of ours stays: the node left `available`, so it counts for no one.
+            # A claim of ours stays: the node left `available`, so it counts for no one.
             self.marker_written = False
             if req.wait:
                 return self.wait_and_verify(uuid, None, base, changed=False)
@@ -328,19 +328,19 @@ class DeployFlow:
             self.next_tick()
 
     def cloud_verify(self, store, board, seen: list, uuid: str, limit: int, scope) -> bool:
-        """Write our held marker, then decide from a listing sent after the write (cloud_gate).
+        """Write our claim, then decide from a listing sent after the write (cloud_gate).
         False: over the limit there (withdrawn; try again later)."""
         req = self.req
         me = next((n for n in seen if n.uuid == uuid), None) or store.read_node(uuid)
         if me is None:
             raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", node=uuid)
         plan = sl.plan_announce(me, req.run_id, sl.BUSY_STATES)
-        # A held marker of ours already there (a withdrawal that failed) is written anew and
+        # A claim of ours already there (a withdrawal that failed) is written anew and
         # verified like a new one: it proves nothing about the count now.
         if plan.action not in (sl.ANNOUNCE, sl.ALREADY_HELD):
             raise errors.IronwaveError(plan.message, plan.action, node=uuid)
-        marker = cg.held_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
-                                self.io.run_proc(), self.wall())
+        marker = cg.claim_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
+                                 self.io.run_proc(), self.wall())
         try:
             store.write(uuid, marker, req.lease_ttl / 4)
             written = time.monotonic()   # before others may see the write done: their listing is newer
@@ -435,7 +435,7 @@ class DeployFlow:
             raise
 
     def drop_marker(self, uuid: str) -> None:
-        """Best effort: our held marker goes after a request that failed without effect (the node
+        """Best effort: our claim goes after a request that failed without effect (the node
         stayed available, where the marker still counts). Once the node moved it is inert and stays
         (slot_lease.lease_counts); the next marker written on the node replaces it."""
         if not self.marker_written:
@@ -544,6 +544,6 @@ class DeployFlow:
                                           "timeout" if timed_out else "deploy_failed",
                                           last_error=node.get("last_error"), provision_state=state, **base)
         owner = self._owned_or_refuse(node, uuid, base, "during the deploy")
-        # Our held marker stays: it stopped counting when the node left `available` (its state
+        # Our claim stays: it stopped counting when the node left `available` (its state
         # and provision_updated_at are in it), so removing it would cost a request per node.
         return dict(changed=changed, provision_state=state, association_after=owner, **base)

@@ -150,11 +150,13 @@ options:
       - Where the busy gate's admissions are counted. C(local) - the board on this host described
         under O(busy_limit).
       - C(cloud) - also on Ironic, so runs on different controllers (AWX job slices, two operators)
-        share one strict limit. Once this host's board admits the node, the module writes a C(held)
-        slot marker (node C(extra.ironwave_slot), the format of M(ironwave.baremetal.wave_slot), which
-        counts it too), then reads a listing sent after that write and goes only if busy nodes plus
-        live markers (any phase, this one included) are at most O(busy_limit); otherwise it removes
-        its marker and tries again after a jittered back-off. Hosts of this controller admitted at the
+        share one strict limit. Once this host's board admits the node, the module writes a claim - a
+        slot marker in phase C(choosing) (node C(extra.ironwave_slot), the format of
+        M(ironwave.baremetal.wave_slot), which counts it like a held slot) - then reads a listing sent
+        after that write and goes only if busy nodes plus live markers (any phase, this one included)
+        are at most O(busy_limit); otherwise it removes its claim and tries again after a jittered
+        back-off. The claim is never written as C(held) - two hosts that saw the same free slot both
+        show a claim until one withdraws, while Ironic's busy count never exceeds O(busy_limit). Hosts of this controller admitted at the
         same tick wait (at most 0.15 s) for each other's marker writes and share one verifying listing.
         A marker stops counting once its node
         leaves C(available) (a busy node counts as busy), so it stays on the deployed node, inert

@@ -9,7 +9,8 @@ clock 40 s ahead (libfaketime on its whole ansible-playbook), all with `deploy_l
 `deploy_limit_scope: cloud`.
 
 Asserted from Ironic itself (a sampler reads it at >= 5 Hz): busy + held never above L (and L
-reached); every node of the healthy slices active, no node with two instances, every allocation on
+reached) - with the cloud gate, whose markers are claims (phase `choosing`, withdrawn on a
+collision) and never `held`, that is Ironic's busy count itself; every node of the healthy slices active, no node with two instances, every allocation on
 its node. Slice 2's canary fails (a deploy step node_deploy refuses): its failure budget (0) trips
 and halts slice 2 only - its other hosts never start and their nodes stay free - while slices 1 and
 3 finish. Read back from each job's artifacts: rc, the job events, and the `ironwave_wave` artifact
@@ -119,9 +120,11 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     assert len([n for n in nodes if n.provision_state == "available"]) == len(slices[1])
     left = {n.name: (n.provision_state, n.extra[MARKER]) for n in nodes if MARKER in (n.extra or {})}
     if protocol == "gate":
-        # The gate leaves its held marker on a deployed node: written in `available`, it stopped
+        # The gate leaves its claim on a deployed node: written in `available`, it stopped
         # counting when the node moved (slot_lease.lease_counts). None on a node still available.
-        assert all(state == "active" and m.get("from_state") == "available" for state, m in left.values()), left
+        assert all(state == "active" and m.get("from_state") == "available" and m.get("phase") == "choosing"
+                   for state, m in left.values()), left
+        assert max(n for _t, n in sampler.claims) >= 1, "the sampler saw the gate's claims"
     else:
         assert left == {}, "no slot marker left behind"
     # The skewed slice really ran 40 s ahead: it stamped its markers ~40 s after this clock.

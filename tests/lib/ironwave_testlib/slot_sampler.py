@@ -5,7 +5,9 @@
 promises, independently of the collection's code: one bulk GET per sample; busy provision states
 plus nodes whose `extra.ironwave_slot` marker is in phase `held` while the node is still in the state
 it was announced from. No marker time is trusted (nothing compares a writer's clock), so a lapsed
-held marker still counts here: a test that lets markers lapse must say so."""
+held marker still counts here: a test that lets markers lapse must say so. Claims (node_deploy's
+cloud gate: phase `choosing`, written before the count is verified, withdrawn by a host that
+collided) are granted nothing and are counted apart."""
 from __future__ import annotations
 
 import json
@@ -20,16 +22,22 @@ BUSY = ironic_states.BUSY
 MARKER = "ironwave_slot"
 
 
-def held(row: dict) -> bool:
+def in_phase(row: dict, phase: str) -> bool:
+    """The node carries a marker in `phase`, written in the state the node is still in."""
     marker = (row.get("extra") or {}).get(MARKER)
-    return (isinstance(marker, dict) and marker.get("phase") == "held"
+    return (isinstance(marker, dict) and marker.get("phase") == phase
             and marker.get("from_state") == row.get("provision_state")
             and marker.get("since") in (None, row.get("provision_updated_at")))
 
 
+def held(row: dict) -> bool:
+    return in_phase(row, "held")
+
+
 class Sampler(threading.Thread):
-    """samples: (t, busy, held, total); changes: [(t, node, marker or None)] whenever a marker's
-    content changed between two samples."""
+    """samples: (t, busy, held, total); claims: (t, claims) - markers in phase `choosing` on
+    nodes not busy; changes: [(t, node, marker or None)] whenever a marker's content changed
+    between two samples."""
 
     def __init__(self, endpoint: str, pool: set[str], period: float = 0.1) -> None:
         super().__init__(daemon=True)
@@ -37,6 +45,7 @@ class Sampler(threading.Thread):
         self.pool, self.period = pool, period
         self.stop_event = threading.Event()
         self.samples: list[tuple[float, int, int, int]] = []
+        self.claims: list[tuple[float, int]] = []
         self.changes: list[tuple[float, str, dict | None]] = []
         self.run_ids: set[str] = set()
         self.errors: list[str] = []
@@ -61,6 +70,7 @@ class Sampler(threading.Thread):
                 self._last[r["uuid"]] = text
                 self.changes.append((now, r["uuid"], marker))
         self.samples.append((now, busy, held_n, busy + held_n))
+        self.claims.append((now, sum(1 for r in rows if r["provision_state"] not in BUSY and in_phase(r, "choosing"))))
 
     def run(self) -> None:
         while not self.stop_event.is_set():

@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE)
 """cloud_gate: the verdicts, and a model check of the limit - gate hosts alone and mixed with
 wave_slot's bakery runs, every request an atomic step, interleaved at random (thousands of
-schedules): never more than `limit` hosts between their go decision and the end of their deploy."""
+schedules): never more than `limit` hosts between their go decision and the end of their deploy,
+and never more than `limit` busy nodes plus granted (`held`) slots in Ironic at any moment."""
 from __future__ import annotations
 
 import copy
@@ -25,26 +26,33 @@ def parse(*rows):
     return [sl.SlotNode.from_mapping(r) for r in rows]
 
 
-def test_held_marker_counts_as_held_for_wave_slot_readers():
-    (n,) = parse(row("a"))
-    marker = cg.held_marker(n, "r1", "h", 60.0, None, 1.0)
-    assert marker.phase == sl.HELD and marker.ticket == 0
-    assert sl.count_holders(parse(row("a", marker=marker))).held == ("a",)
+def test_a_claim_is_not_a_held_slot_but_wave_slot_readers_count_it_like_one():
+    """Written before the count is verified, a claim is no granted slot (`held`), yet a bakery run
+    counts it against the limit whatever its rank, exactly as it counts a held marker."""
+    a, b = parse(row("a"), row("b"))
+    claim = cg.claim_marker(a, "r1", "h", 60.0, None, 1.0)
+    assert claim.phase == sl.CHOOSING and claim.ticket is None
+    assert sl.count_holders(parse(row("a", marker=claim))).held == ()
+    queued = sl.with_ticket(sl.new_lease(b, "r2", "x", 60.0, None, 1.0), 1, 1.0)   # a bakery run, first in line
+    for other in (claim, sl.as_held(sl.with_ticket(sl.new_lease(a, "r1", "h", 60.0, None, 1.0), 9, 1.0), 1.0)):
+        listing = parse(row("a", marker=other), row("b", marker=queued))
+        assert sl.admission(listing, "b", "r2", 1, beat=queued.beat).verdict == sl.WAIT
+        assert sl.admission(listing, "b", "r2", 2, beat=queued.beat).verdict == sl.ADMIT
 
 
 def test_verify_counts_every_phase_and_goes_only_within_the_limit():
     (a,) = parse(row("a"))
-    mine = cg.held_marker(a, "r1", "h", 60.0, None, 1.0)
+    mine = cg.claim_marker(a, "r1", "h", 60.0, None, 1.0)
     other = sl.with_ticket(sl.new_lease(a, "r2", "x", 60.0, None, 1.0), 5, 1.0)   # a bakery run queueing
     listing = parse(row("a", marker=mine), row("b", marker=other), row("c", state="deploying"))
     assert cg.verify(listing, "a", "r1", 3, beat=mine.beat).verdict == cg.GO
     over = cg.verify(listing, "a", "r1", 2, beat=mine.beat)
-    assert (over.verdict, over.busy, over.held, over.queued) == (cg.RETRY, 1, 1, 1)
+    assert (over.verdict, over.busy, over.held, over.queued) == (cg.RETRY, 1, 0, 2)
 
 
 def test_verify_sees_a_lost_or_moved_marker():
     (a,) = parse(row("a"))
-    mine = cg.held_marker(a, "r1", "h", 60.0, None, 1.0)
+    mine = cg.claim_marker(a, "r1", "h", 60.0, None, 1.0)
     assert cg.verify(parse(row("a")), "a", "r1", 2).verdict == cg.LOST
     assert cg.verify(parse(row("a", marker=mine, since="t1")), "a", "r1", 2, beat=mine.beat).verdict == cg.MOVED
 
@@ -77,6 +85,15 @@ class Model:
         self.going: set[str] = set()
         self.peak = 0
 
+    def observe(self, store):
+        """What an outside sampler of Ironic counts (test_job_slices): busy nodes plus granted
+        slots - markers in phase `held` still in the state they were written in."""
+        rows = store.rows.values()
+        busy = sum(1 for r in rows if r["provision_state"] == "deploying")
+        held = sum(1 for r in rows if r["provision_state"] == "available"
+                   and (r["extra"].get(sl.MARKER_KEY) or {}).get("phase") == sl.HELD)
+        assert busy + held <= self.limit, f"{busy} busy + {held} held seen in Ironic, limit {self.limit}"
+
     def go(self, uuid):
         self.going.add(uuid)
         self.peak = max(self.peak, len(self.going))
@@ -99,7 +116,7 @@ def gate_host(store, model, uuid, run, rng):
         if cg.room(listing, model.limit) == 0:
             continue
         me = next((n for n in listing if n.uuid == uuid), None)
-        marker = cg.held_marker(me, run, uuid, 60.0, None, 0.0)
+        marker = cg.claim_marker(me, run, uuid, 60.0, None, 0.0)
         store.write(uuid, marker)
         yield
         verdict = cg.verify(store.listing(), uuid, run, model.limit, beat=marker.beat)
@@ -160,6 +177,7 @@ def test_model_check_never_more_than_the_limit_going(mix):
                 next(host)
             except StopIteration:
                 hosts.remove(host)
+            model.observe(store)
         assert all(r["provision_state"] == "active" for r in store.rows.values()), schedule
         peaks.append(model.peak)
     assert max(peaks) == 3      # the limit is reached, not just respected

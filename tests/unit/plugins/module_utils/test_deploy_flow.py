@@ -483,7 +483,7 @@ def test_no_phases_for_a_refusal():
     assert f.phases == []
 
 
-# -- busy_board cloud (cloud_gate): a held marker on Ironic, verified after the write ------------------
+# -- busy_board cloud (cloud_gate): a claim marker on Ironic, verified after the write ------------------
 class SlotStore:
     """The slot markers as IronicSlotStore serves them, on FakeIronic's nodes (`extra`)."""
 
@@ -522,22 +522,22 @@ def cloud_ironic(*nodes, before_verify=None):
     return ironic
 
 
-def test_cloud_board_writes_a_held_marker_deploys_and_leaves_it_inert_when_active():
+def test_cloud_board_writes_a_claim_deploys_and_leaves_it_inert_when_active():
     ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
 
     def deploy(uuid, reconcile):
-        # The marker counts as held until the node moves; from then on the node counts as busy.
-        assert ironic.nodes[uuid]["extra"]["ironwave_slot"]["phase"] == "held"
+        # The claim counts until the node moves; from then on the node counts as busy.
+        assert ironic.nodes[uuid]["extra"]["ironwave_slot"]["phase"] == "choosing"
         ironic.nodes[uuid].update(provision_state="active", target_provision_state=None, provision_updated_at="t9")
     ironic.on_deploy = deploy
     out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a", wait=True).run()
     assert out["provision_state"] == "active"
     assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [
-        ("MARKER", "n1", "held"), ("DEPLOY", "n1", "1.52", {"target": "active"})]
+        ("MARKER", "n1", "choosing"), ("DEPLOY", "n1", "1.52", {"target": "active"})]
     # No removal request: the node moved, so the marker counts for no one (nor blocks the next one).
     from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
     from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
-    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "held"
+    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "choosing"
     (n1,) = sl.parse_nodes([ironic.nodes["n1"]])
     assert cg.claimed([n1]) == set() and sl.plan_announce(n1, "run-b").action == sl.ANNOUNCE
 
@@ -555,7 +555,7 @@ def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later()
             verifies.append(1)
             if len(verifies) == 1:   # another slice took the last slot between our listing and our write
                 (other,) = sl.parse_nodes([ironic.nodes["other"]])
-                ironic.nodes["other"].setdefault("extra", {})["ironwave_slot"] = cg.held_marker(
+                ironic.nodes["other"].setdefault("extra", {})["ironwave_slot"] = cg.claim_marker(
                     other, "run-b", "x", 60.0, None, 0.0).to_extra()
         elif verifies and ironic.clock.t > 1003:   # ... its node deployed and is active now
             ironic.nodes["other"].update(provision_state="active", provision_updated_at="t5")
@@ -563,7 +563,7 @@ def test_cloud_board_withdraws_when_another_run_wrote_meanwhile_and_goes_later()
     out = flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a").run()
     assert out["changed"] and len(verifies) == 2
     markers = [c for c in ironic.calls if c[0] == "MARKER"]
-    assert markers == [("MARKER", "n1", "held"), ("MARKER", "n1", None), ("MARKER", "n1", "held")]
+    assert markers == [("MARKER", "n1", "choosing"), ("MARKER", "n1", None), ("MARKER", "n1", "choosing")]
     assert [c[0] for c in ironic.calls if c[0] == "DEPLOY"] == ["DEPLOY"]
     assert ironic.the_board.entries["n1"]["sent_at"] is not None
 
@@ -600,19 +600,19 @@ def test_a_lock_that_stays_is_refused_as_busy_after_the_wait():
     assert ironic.writes() == [] and ironic.clock.t >= 1000 + 30
 
 
-def test_cloud_board_verifies_even_over_a_held_marker_of_its_own():
-    # A withdrawal that failed leaves our held marker behind; it proves nothing about the count now:
+def test_cloud_board_verifies_even_over_a_claim_of_its_own():
+    # A withdrawal that failed leaves our claim behind; it proves nothing about the count now:
     # another run's marker written right after our listing must still stop us.
     from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
     from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
     mine, other = node(), node("other", "available", OTHER)
     (parsed_mine, parsed_other) = sl.parse_nodes([mine, other])
-    mine["extra"] = {"ironwave_slot": cg.held_marker(parsed_mine, "run-a", "h", 60.0, None, 0.0).to_extra()}
+    mine["extra"] = {"ironwave_slot": cg.claim_marker(parsed_mine, "run-a", "h", 60.0, None, 0.0).to_extra()}
     ironic = cloud_ironic(mine, other)
 
     def other_run_writes(newer_than):
-        ironic.nodes["other"]["extra"] = {"ironwave_slot": cg.held_marker(parsed_other, "run-b", "x", 60.0, None,
-                                                                          0.0).to_extra()}
+        claim = cg.claim_marker(parsed_other, "run-b", "x", 60.0, None, 0.0)
+        ironic.nodes["other"]["extra"] = {"ironwave_slot": claim.to_extra()}
     ironic.slot_store(1.0, 60.0).after_copy = other_run_writes
     with pytest.raises(errors.SlotUnavailable):
         flow(ironic, busy_limit=1, busy_board="cloud", run_id="run-a", timeout=5).run()
@@ -663,7 +663,7 @@ def test_waiting_joins_the_next_regular_listing_instead_of_asking_right_after_th
 
 def test_a_deploy_for_our_instance_found_after_the_cloud_gate_leaves_the_inert_marker_alone():
     """After the cloud gate admitted us, the re-check found a deploy for our instance under way (a
-    killed run's late request): our held marker stopped counting when the node left `available`,
+    killed run's late request): our claim stopped counting when the node left `available`,
     so it is not removed (a removal would be one request for nothing); nothing else is sent."""
     ironic = cloud_ironic(node(), node("busy1", "deploying", OTHER))
     store = ironic.slot_store(1.0, 60.0)
@@ -674,8 +674,8 @@ def test_a_deploy_for_our_instance_found_after_the_cloud_gate_leaves_the_inert_m
     store.after_copy = late_request
     out = flow(ironic, busy_limit=2, busy_board="cloud", run_id="run-a").run()
     assert not out["changed"] and out["provision_state"] == "deploying"
-    assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [("MARKER", "n1", "held")]
-    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "held"
+    assert [c for c in ironic.calls if c[0] in ("MARKER", "DEPLOY")] == [("MARKER", "n1", "choosing")]
+    assert ironic.nodes["n1"]["extra"]["ironwave_slot"]["phase"] == "choosing"
     assert ironic.the_board.entries == {}
 
 
@@ -706,12 +706,12 @@ def test_a_deploy_for_our_instance_begun_before_the_verifying_listing_is_followe
 
 
 def deploying_for(name, run):
-    """Another run's node: its held marker written in `available`, the node deploying since."""
+    """Another run's node: its claim written in `available`, the node deploying since."""
     from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
     from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lease as sl
     other = node(name, "available", OTHER)
     (parsed,) = sl.parse_nodes([other])
-    other["extra"] = {"ironwave_slot": cg.held_marker(parsed, run, "x", 60.0, None, 0.0).to_extra()}
+    other["extra"] = {"ironwave_slot": cg.claim_marker(parsed, run, "x", 60.0, None, 0.0).to_extra()}
     other["provision_state"] = "deploying"
     return other
 

@@ -16,7 +16,7 @@ def row(uuid, state="available", run=None, written_in="available", **kw):
          "conductor_group": "", **kw}
     if run:
         (n,) = sl.parse_nodes([r])
-        r["extra"] = {"ironwave_slot": cg.held_marker(n, run, "h", 60.0, None, 0.0).to_extra()}
+        r["extra"] = {"ironwave_slot": cg.claim_marker(n, run, "h", 60.0, None, 0.0).to_extra()}
     r["provision_state"] = state
     return r
 
@@ -49,7 +49,7 @@ def test_together_the_runs_read_once_per_interval():
 
 def test_sharing_runs_counts_claims_and_deploys_under_way_not_finished_runs():
     nodes = sl.parse_nodes([
-        row("a", "available", "run-held"),                 # held marker: claims a slot
+        row("a", "available", "run-held"),                 # claim: counts against the limit
         row("b", "deploying", "run-deploying"),            # its deploy turned the node busy
         row("c", "wait call-back", "run-deploying-2"),
         row("d", "active", "run-finished"),                # inert marker left on a deployed node
