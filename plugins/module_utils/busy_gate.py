@@ -153,6 +153,13 @@ def mark_sent(entries: dict, node: str, at: float, hold: float) -> None:
         entries[node] = {**raw, "sent_at": at, "until": at + hold}
 
 
+def rekey(entries: dict, old: str, new: str) -> None:
+    """The admission recorded under `old` (an instance without a node yet) is node `new`'s now."""
+    raw = entries.pop(old, None)
+    if raw is not None:
+        entries[new] = raw
+
+
 def withdraw(entries: dict, node: str) -> None:
     """The request failed: the node never turned busy."""
     entries.pop(node, None)

@@ -26,11 +26,12 @@ reconcile), server_version(), me -> (pid, start), alive(pid, start). Errors are 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from ansible_collections.ironwave.baremetal.plugins.module_utils import association as assoc
 from ansible_collections.ironwave.baremetal.plugins.module_utils import busy_gate, errors, input_checks, ironic_errors
+from ansible_collections.ironwave.baremetal.plugins.module_utils import candidates as cand
 from ansible_collections.ironwave.baremetal.plugins.module_utils import cloud_gate as cg
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_phases
 from ansible_collections.ironwave.baremetal.plugins.module_utils.poll_cache import Fetched
@@ -38,6 +39,7 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils import slot_lea
 from ansible_collections.ironwave.baremetal.plugins.module_utils import deploy_rules as rules
 from ansible_collections.ironwave.baremetal.plugins.module_utils import ironic_states
 from ansible_collections.ironwave.baremetal.plugins.module_utils import tick_plan
+from ansible_collections.ironwave.baremetal.plugins.module_utils.reservation import derived_uuid, reserving_patch
 
 # Failures after which the deploy request may have taken effect: re-read before deciding.
 AMBIGUOUS_KINDS = frozenset({ironic_errors.INVALID_STATE, ironic_errors.SERVER_ERROR, ironic_errors.DATABASE_BUSY,
@@ -55,9 +57,27 @@ LOCK_WAIT = 30.0
 # delays every admission while Ironic is slow (a burst of reservations at the start).
 MARKERS_WAIT = 0.15
 
+# Reservation at admission (`reserve`): nodes tried before giving up when each one offered is taken
+# by another run between the listing and our PATCH (each loss costs one refused PATCH, nothing else).
+RESERVE_ATTEMPTS = 5
+
 # The copy at hand tells how many runs share the cloud gate (tick_plan) when it is at most this old:
 # reading it never costs a request; an older one only means the plain schedule until the next tick.
 PLAN_MAX_AGE = 60.0
+
+
+# A node taken between the listing and our reserving PATCH (or moving, or in maintenance by now).
+# (slot_store raises a locked node or one in transition as WriteRefused, kind in_transition.)
+RESERVE_LOST = frozenset({ironic_errors.NODE_ASSOCIATED, ironic_errors.INVALID_STATE, ironic_errors.MAINTENANCE,
+                          ironic_errors.IN_TRANSITION, ironic_errors.NODE_LOCKED})
+
+
+class _AlreadyReserved(Exception):
+    """Ironic's InstanceAssociated at our reserving PATCH: the instance is on `node` already."""
+
+    def __init__(self, node: Mapping) -> None:
+        super().__init__(node.get("uuid"))
+        self.node = node
 
 
 class _NoGuard:
@@ -72,7 +92,7 @@ class _NoGuard:
 class DeployRequest:
     """node_deploy's parameters, typed."""
 
-    node: str
+    node: str | None
     expected: assoc.Expectation
     instance_info: Mapping | None = None
     config_drive: Any = None
@@ -88,15 +108,28 @@ class DeployRequest:
     busy_board: str = "local"     # cloud: counted on Ironic (claim markers, cloud_gate), across runs
     run_id: str | None = None
     lease_ttl: float = sl.DEFAULT_TTL
+    # No node yet: pick one matching this and reserve it when the cloud gate admits the host.
+    reserve: cand.CandidateRequest | None = None
 
     @classmethod
     def from_params(cls, p: Mapping) -> "DeployRequest":
-        expected = assoc.Expectation(instance_name=p.get("instance_name") or None,
-                                     instance_uuid=p.get("instance_uuid") or None)
+        reserve = None
+        inst_uuid = p.get("instance_uuid") or None
+        if p.get("reserve") is not None:
+            r = p["reserve"]
+            reserve = cand.CandidateRequest(
+                resource_class=r.get("resource_class"), traits=tuple(r.get("traits") or ()),
+                conductor_group=r.get("conductor_group"), candidate_nodes=tuple(r.get("candidate_nodes") or ()),
+                expression=r.get("expression"))
+            # As node_reserve's mode instance_uuid: derived from the name, so a rerun finds its node.
+            if not inst_uuid and p.get("instance_name"):
+                inst_uuid = derived_uuid(p["instance_name"])
+        expected = assoc.Expectation(instance_name=p.get("instance_name") or None, instance_uuid=inst_uuid)
         keys = ("instance_info", "config_drive", "deploy_steps", "traits", "wait", "timeout", "poll_interval",
                 "backpressure_timeout", "precheck_max_age", "busy_limit", "busy_scope", "busy_board", "run_id",
                 "lease_ttl")
-        return cls(node=p["node"], expected=expected, **{k: p[k] for k in keys if p.get(k) is not None})
+        return cls(node=p.get("node") or None, expected=expected, reserve=reserve,
+                   **{k: p[k] for k in keys if p.get(k) is not None})
 
     def body(self) -> dict:
         body: dict = {"target": ironic_states.ACTIVE}
@@ -126,6 +159,8 @@ class DeployFlow:
         self.watching: str | None = None   # the node whose rows feed `log` (set once the flow acts)
         self.marker_written = False
         self.adopted: Mapping = {}   # the node as the re-check found it, when a deploy for us was under way
+        self.reserved: Mapping | None = None   # `reserve`: the node our admission PATCH reserved (Ironic's answer)
+        self.reserve_attempts: list[dict] = []
         # When this controller lists the nodes: every poll_interval, or - with other runs sharing
         # the cloud gate - every K x poll_interval at this run's phase (tick_plan).
         self.ticks = tick_plan.TickPlan(req.poll_interval)
@@ -144,16 +179,154 @@ class DeployFlow:
             input_checks.trait_names("traits", self.req.traits),
             input_checks.more_than_zero("poll_interval", self.req.poll_interval) if self.req.wait else None,
             input_checks.more_than_zero("timeout", self.req.timeout) if self.req.wait else None)
+        self.validate_reserve()
         rules.validate_deploy_steps(self.req.deploy_steps)
         rules.validate_config_drive(self.req.config_drive)
         need, why = rules.needed_microversion(self.req.config_drive, self.req.deploy_steps)
         server = self.io.server_version() if why else None
         return rules.pick_microversion(self.req.config_drive, self.req.deploy_steps, server)
 
+    def validate_reserve(self) -> None:
+        req = self.req
+        if req.reserve is None:
+            if not req.node:
+                raise errors.BadInput("node: required - the node reserved for the instance (node_reserve's "
+                                      "`node`), or give `reserve` to reserve one at admission")
+            return
+        if req.node:
+            raise errors.BadInput("node and reserve: give one - `node` deploys a node reserved before "
+                                  "(ironwave.baremetal.node_reserve), `reserve` reserves one when the gate admits the host")
+        if req.busy_board != "cloud" or req.busy_limit <= 0:
+            raise errors.BadInput("reserve: only with busy_board=cloud and busy_limit > 0 (the node is reserved "
+                                  "when the cloud-counted gate admits the host); otherwise reserve the node with "
+                                  "ironwave.baremetal.node_reserve first and pass `node`")
+        if not req.expected.instance_name:
+            raise errors.BadInput("instance_name: required with reserve (it names the instance on the node it "
+                                  "reserves; the instance UUID is derived from it, so a rerun finds that node)")
+        if req.busy_scope == "conductor_group" and req.reserve.conductor_group is None:
+            raise errors.BadInput("reserve.conductor_group: required with busy_scope=conductor_group (the slot is "
+                                  "counted in one group before a node is picked); or use busy_scope=global")
+        input_checks.require(input_checks.trait_names("reserve.traits", list(req.reserve.traits)))
+        try:
+            cand.compile_expression(req.reserve.expression)
+        except cand.FilterError as exc:
+            raise errors.BadInput(f"reserve.expression: {exc}") from None
+
     # -- the whole flow -----------------------------------------------------------------------
     def run(self) -> dict:
-        req = self.req
         microversion = self.validate()
+        if self.req.reserve is not None:
+            found = self.instance_node()
+            if found is None:
+                return self.reserve_and_deploy(microversion)
+            self.req = replace(self.req, node=found["uuid"])   # a rerun: its node, the usual way
+        return self.deploy_node(microversion)
+
+    # -- reserve at admission (`reserve`) ---------------------------------------------------------
+    def instance_node(self) -> Mapping | None:
+        """The node this instance holds already (a rerun), from the shared listing - the copy the
+        pre-check would accept. A reservation newer than that copy (a second copy of this run)
+        shows up as Ironic's InstanceAssociated at our reserving PATCH."""
+        req = self.req
+        max_age, since = self.precheck_fresh()
+        rows = self.io.listing(req.poll_interval, max_age=max_age, newer_than=since).data
+        found = next((n for n in rows if n.get("instance_uuid") == req.expected.instance_uuid), None)
+        if found is not None:
+            self.refuse_outside_request(found)
+        return found
+
+    def refuse_outside_request(self, node: Mapping) -> None:
+        wanted = self.req.reserve.candidate_nodes
+        if not wanted or node.get("uuid") in wanted or (node.get("name") and node.get("name") in wanted):
+            return
+        raise errors.AssociationRefused(
+            f"instance {self.req.expected.instance_uuid} is already on node {node.get('name') or node.get('uuid')} "
+            f"({node.get('uuid')}), not on the requested node(s) {', '.join(wanted)}; release it there first "
+            "(ironwave.baremetal.node_release) or drop reserve.candidate_nodes", ironic_errors.INSTANCE_ASSOCIATED,
+            node=node.get("uuid"))
+
+    def candidates(self, rows, tried: list[str]) -> list[dict]:
+        sel = cand.select(rows, self.req.reserve, self.req.expected.instance_name, tried)
+        if not sel.candidates:
+            raise errors.ReservationFailed(cand.exhausted_message(self.req.reserve, sel, tried),
+                                           attempts=self.reserve_attempts)
+        return sel.candidates
+
+    def reserve_and_deploy(self, microversion: str) -> dict:
+        """No node yet: wait at the gate for the instance, reserve a node at admission (one PATCH
+        with the claim), verify, deploy."""
+        req = self.req
+        inst, name = req.expected.instance_uuid, req.expected.instance_name
+        if self.check_mode:
+            pick = self.candidates(self.io.listing(req.poll_interval).data, [])[0]
+            after = {"node": pick["uuid"], "instance_uuid": inst, "provision_state": ironic_states.ACTIVE}
+            return dict(changed=True, node=pick["uuid"], provision_state=None, instance_uuid=inst,
+                        diff={"before": {"node": None, "instance_uuid": None, "provision_state": None}, "after": after})
+        key = f"instance:{inst}"
+        try:
+            board = self.gate({"uuid": key, "conductor_group": req.reserve.conductor_group or ""})
+        except _AlreadyReserved as exc:
+            # A second copy of this run reserved a node for the instance meanwhile: that one, the usual way.
+            self.io.board().update(lambda entries, now: busy_gate.withdraw(entries, key))
+            self.refuse_outside_request(exc.node)
+            self.req = replace(req, node=exc.node["uuid"])
+            return self.deploy_node(microversion)
+        uuid = self.reserved["uuid"]
+        self.req = req = replace(req, node=uuid)
+        node = {**self.reserved, **(self.admitted_row or {})}
+        result = self.io.classify(node, req.expected)
+        base = dict(node=uuid, instance_uuid=inst, association=result.as_dict(), reservation=self.reserve_attempts)
+        # instance_info went with the reservation; traits (deploy templates) are written before the request.
+        changes = rules.planned_changes(node, None, req.traits)
+        diff = {"before": {"node": None, "instance_uuid": None, "provision_state": None, **changes.before},
+                "after": {"node": uuid, "instance_uuid": inst, "provision_state": ironic_states.ACTIVE,
+                          "display_name": name, **{f"instance_info.{k}": v for k, v in (req.instance_info or {}).items()},
+                          **changes.after}}
+        return self.deploy_admitted(uuid, changes, diff, microversion, board, base)
+
+    def reserve_claiming(self, store) -> tuple[str, sl.Lease]:
+        """At admission: pick a candidate from the listing that admitted us and reserve it with our
+        claim in one PATCH (instance_uuid, instance_info, the claim). Ironic refuses a node taken
+        meanwhile (NodeAssociated) and changes nothing: the next candidate is tried."""
+        req = self.req
+        inst, name = req.expected.instance_uuid, req.expected.instance_name
+        tried: list[str] = []
+        rows = self.tick_listing(None).data
+        claims = self.io.claims(req.timeout + 60.0)
+        ops = tuple(reserving_patch(inst, name, req.instance_info))
+        for _attempt in range(RESERVE_ATTEMPTS):
+            candidates = self.candidates(rows, tried)
+            # One unclaimed candidate first, so hosts of this controller PATCH different nodes.
+            first = claims.claim(name, lambda taken: cand.first_unclaimed(candidates, taken, name))
+            row = next((n for n in candidates if n["uuid"] == first), candidates[0])
+            (me,) = sl.parse_nodes([row])
+            marker = cg.claim_marker(me, req.run_id, name, req.lease_ttl, self.io.run_proc(), self.wall())
+            self.guard.check(f"reserving node {row['uuid']} for {name}")
+            try:
+                got = store.write(row["uuid"], marker, req.lease_ttl / 4, ops=ops)
+            except errors.IronwaveError as exc:
+                if exc.kind == ironic_errors.INSTANCE_ASSOCIATED:
+                    found = self.tick_listing(self.wall())
+                    hit = next((n for n in found.data if n.get("instance_uuid") == inst), None)
+                    if hit is not None:
+                        raise _AlreadyReserved(hit) from None
+                if exc.kind not in RESERVE_LOST:
+                    raise
+                self.reserve_attempts.append({"candidates": [row["uuid"]], "outcome": exc.kind})
+                tried.append(row["uuid"])
+                continue
+            self.reserve_attempts.append({"candidates": [row["uuid"]], "outcome": "reserved", "node": row["uuid"]})
+            self.reserved = {**row, **(got if isinstance(got, Mapping) else {}), "instance_uuid": inst}
+            self.watching = row["uuid"]
+            self.log.reserved(self.reserved, True, self.wall())
+            return row["uuid"], marker
+        raise errors.ReservationFailed(
+            f"gave up after {RESERVE_ATTEMPTS} nodes for {name} were taken between the listing and the reserving "
+            f"request ({', '.join(tried)}); other runs reserve from the same pool - rerun, or give the runs disjoint "
+            "pools (reserve.candidate_nodes, reserve.expression)", attempts=self.reserve_attempts)
+
+    def deploy_node(self, microversion: str) -> dict:
+        req = self.req
         node = self.from_listing() or self.io.node(req.node)
         if node is None:
             raise errors.NotFound(f"node {req.node!r} not found; check the name/UUID and the cloud", node=req.node)
@@ -183,6 +356,11 @@ class DeployFlow:
         ours = result.owner == assoc.OWNER_OURS and state == ironic_states.AVAILABLE
         self.log.reserved(node, ours, self.wall())
         board = self.gate(node)
+        return self.deploy_admitted(uuid, changes, diff, microversion, board, base)
+
+    def deploy_admitted(self, uuid: str, changes: rules.Changes, diff: dict, microversion: str, board,
+                        base: dict) -> dict:
+        req = self.req
         requested = self.write_and_deploy(uuid, changes, microversion, board, base)
         if requested is None:
             # A deploy for our instance began while we waited at the gate (a killed run's request
@@ -278,11 +456,13 @@ class DeployFlow:
     # -- 3. the busy gate ----------------------------------------------------------------------
     def gate(self, node: Mapping):
         """Wait until the node may turn busy; returns the board holding our admission (None
-        without a gate). Raises RunGone (run gone or halted) or SlotUnavailable (timeout)."""
+        without a gate). Raises RunGone (run gone or halted) or SlotUnavailable (timeout).
+        With `reserve` the node is not picked yet (`node` names the instance); the admission
+        reserves one (reserve_claiming) and the board's entry is that node's from then on."""
         req = self.req
         if req.busy_limit <= 0:
             return None
-        uuid, group = node["uuid"], node.get("conductor_group") or ""
+        group = node.get("conductor_group") or ""
         board = self.io.board()
         hold = req.backpressure_timeout + 60.0
         pid, started = self.io.me
@@ -292,10 +472,11 @@ class DeployFlow:
         scope = sl.Scope(sl.CONDUCTOR_GROUP if req.busy_scope == "conductor_group" else sl.GLOBAL, group)
         collisions = 0
         while True:
+            uuid = self.reserved["uuid"] if self.reserved else node["uuid"]
             self.guard.check(f"waiting at the busy gate for node {uuid}")
             limit = self.guard.busy_limit(req.busy_limit)
             if cloud:
-                # Ironic's count: busy nodes and every live marker (held, and wave_slot's queue).
+                # Ironic's count: busy nodes and every live marker (claims, and wave_slot's queue).
                 listed_at = self.wall() - req.poll_interval
                 max_age, since = self.tick_fresh()
                 seen = store.listing(None if since is None else self.clock() - max(0.0, self.wall() - since), max_age)
@@ -309,10 +490,12 @@ class DeployFlow:
                     entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
                     self.io.alive, marking=cloud)):
                 if cloud and not self.cloud_verify(store, board, seen, uuid, limit, scope):
-                    board.update(lambda entries, now: busy_gate.withdraw(entries, uuid))
+                    board.update(lambda entries, now: busy_gate.withdraw(entries, self.reserved["uuid"]
+                                                                         if self.reserved else uuid))
                     collisions += 1
                     self.sleep(cg.retry_delay(collisions, req.poll_interval))
                     continue
+                uuid = self.reserved["uuid"] if self.reserved else uuid
                 if cloud:
                     fetched = self.io.listing(req.poll_interval)
                 self.slot_wait = round(self.clock() - start, 3)
@@ -320,29 +503,27 @@ class DeployFlow:
                 self.admitted_row = next((n for n in fetched.data if n.get("uuid") == uuid), None)
                 return board
             if self.clock() - start > req.timeout:
+                what = f"node {uuid}" if req.reserve is None or self.reserved else \
+                    f"instance {req.expected.instance_name} (no node reserved yet)"
                 raise errors.SlotUnavailable(
-                    f"node {uuid} waited {req.timeout:g} s for a busy slot: {len(busy)} node(s) stayed busy in "
+                    f"{what} waited {req.timeout:g} s for a busy slot: {len(busy)} node(s) stayed busy in "
                     f"scope {req.busy_scope} (busy_limit {limit}); raise busy_limit or timeout. Nothing was "
-                    "written to the node", node=uuid)
+                    "written to the node", node=uuid if req.reserve is None or self.reserved else None)
             self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
             self.next_tick()
 
-    def cloud_verify(self, store, board, seen: list, uuid: str, limit: int, scope) -> bool:
+    def cloud_verify(self, store, board, seen: list, key: str, limit: int, scope) -> bool:
         """Write our claim, then decide from a listing sent after the write (cloud_gate).
-        False: over the limit there (withdrawn; try again later)."""
+        False: over the limit there (withdrawn; try again later). `key` is our board entry (the
+        instance's until `reserve` has reserved a node at this admission, then the node's)."""
         req = self.req
-        me = next((n for n in seen if n.uuid == uuid), None) or store.read_node(uuid)
-        if me is None:
-            raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", node=uuid)
-        plan = sl.plan_announce(me, req.run_id, sl.BUSY_STATES)
-        # A claim of ours already there (a withdrawal that failed) is written anew and
-        # verified like a new one: it proves nothing about the count now.
-        if plan.action not in (sl.ANNOUNCE, sl.ALREADY_HELD):
-            raise errors.IronwaveError(plan.message, plan.action, node=uuid)
-        marker = cg.claim_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
-                                 self.io.run_proc(), self.wall())
+        uuid = key
         try:
-            store.write(uuid, marker, req.lease_ttl / 4)
+            if req.node is None and self.reserved is None:   # `reserve`: no node yet
+                uuid, marker = self.reserve_claiming(store)
+                board.update(lambda entries, now: busy_gate.rekey(entries, key, uuid))
+            else:
+                marker = self.write_claim(store, seen, uuid)
             written = time.monotonic()   # before others may see the write done: their listing is newer
         finally:
             board.update(lambda entries, now: busy_gate.marked(entries, uuid))
@@ -362,6 +543,22 @@ class DeployFlow:
         if verdict.verdict != cg.RETRY:
             raise errors.IronwaveError(f"busy gate on Ironic: {verdict.message}", verdict.verdict, node=uuid)
         return False
+
+    def write_claim(self, store, seen: list, uuid: str) -> sl.Lease:
+        """Our claim on the node reserved before (node_reserve, or an earlier admission)."""
+        req = self.req
+        me = next((n for n in seen if n.uuid == uuid), None) or store.read_node(uuid)
+        if me is None:
+            raise errors.NotFound(f"node {uuid} disappeared while waiting for a busy slot", node=uuid)
+        plan = sl.plan_announce(me, req.run_id, sl.BUSY_STATES)
+        # A claim of ours already there (a withdrawal that failed) is written anew and
+        # verified like a new one: it proves nothing about the count now.
+        if plan.action not in (sl.ANNOUNCE, sl.ALREADY_HELD):
+            raise errors.IronwaveError(plan.message, plan.action, node=uuid)
+        marker = cg.claim_marker(me, req.run_id, req.expected.instance_name or uuid, req.lease_ttl,
+                                 self.io.run_proc(), self.wall())
+        store.write(uuid, marker, req.lease_ttl / 4)
+        return marker
 
     def await_markers(self, board, uuid: str) -> None:
         """Hosts of this controller admitted at the same tick verify with one listing: wait (at

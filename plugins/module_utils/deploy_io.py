@@ -57,6 +57,10 @@ class DeployIO:
             return self.listing(poll_interval, max_age=max_age, newer_than=wall)
         return IronicSlotStore(self.ops.request, self.ops.ident, poll_interval, SlotTiming(ttl), source=source)
 
+    def claims(self, ttl: float):
+        """The controller's claim board (node_reserve's): hosts reserving at admission pick different nodes."""
+        return self.ops.claims(ttl)
+
     def run_proc(self):
         return slot_proc.run_proc(self.guard) if self.guard is not None else None
 

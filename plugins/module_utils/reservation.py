@@ -54,6 +54,15 @@ def rerun_action(node: dict) -> str:
     return HAND_BACK
 
 
+def reserving_patch(inst_uuid: str, instance_name: str, instance_info: dict | None = None) -> list[dict]:
+    """The JSON patch that reserves a node in mode instance_uuid: Ironic applies it only to a node
+    with no instance (NodeAssociated) and only while no other node has this instance
+    (InstanceAssociated), so a lost race changes nothing."""
+    patch = [{"op": "add", "path": "/instance_uuid", "value": inst_uuid},
+             {"op": "add", "path": "/instance_info/display_name", "value": instance_name}]
+    return patch + [{"op": "add", "path": f"/instance_info/{k}", "value": v} for k, v in (instance_info or {}).items()]
+
+
 @dataclass(frozen=True)
 class Tuning:
     """The reservation's timing, in seconds (one place, so the relations are visible).
@@ -442,10 +451,7 @@ class Reservation:
             for node in ordered[:spec.batch]:
                 if spec.check_mode:
                     self.done(True, node, check_mode_pick=True)
-                patch = [{"op": "add", "path": "/instance_uuid", "value": self.inst_uuid},
-                         {"op": "add", "path": "/instance_info/display_name", "value": spec.instance_name}]
-                patch += [{"op": "add", "path": f"/instance_info/{k}", "value": v}
-                          for k, v in spec.instance_info.items()]
+                patch = reserving_patch(self.inst_uuid, spec.instance_name, spec.instance_info)
                 self.tick_check(f"reserving node {node['uuid']} for {spec.instance_name}")
                 try:
                     got = self.ops.client.patch_node(node["uuid"], patch)

@@ -107,11 +107,14 @@ class IronicSlotStore:
             raise
         return sl.SlotNode.from_mapping(row, 0.0, self.gone)
 
-    def write(self, uuid: str, lease: sl.Lease | None, deadline: float) -> None:
+    def write(self, uuid: str, lease: sl.Lease | None, deadline: float, ops: tuple = ()) -> Any:
+        """`ops`: more JSON-patch operations sent in the same request (node_deploy's reservation
+        at admission: instance_uuid and instance_info with the claim) - all or nothing in Ironic.
+        Returns the node as Ironic answered."""
         op = {"op": "add", "path": MARKER_PATH, "value": lease.to_extra()} if lease else \
              {"op": "remove", "path": MARKER_PATH}
         try:
-            self.request("PATCH", f"/nodes/{uuid}", json=[op], deadline=deadline)
+            return self.request("PATCH", f"/nodes/{uuid}", json=[*ops, op], deadline=deadline)
         except Exception as exc:  # noqa: BLE001 - two answers are not failures, the rest is typed
             err = _classified(exc)
             if lease is None and err.status == 400 and "non-existent" in err.message:

@@ -50,9 +50,45 @@ extends_documentation_fragment:
   - ironwave.baremetal.attributes
 options:
   node:
-    description: Node name or UUID (the C(node) returned by M(ironwave.baremetal.node_reserve)).
+    description:
+      - Node name or UUID (the C(node) returned by M(ironwave.baremetal.node_reserve)).
+      - Required unless O(reserve) is given (one of the two).
     type: str
-    required: true
+  reserve:
+    description:
+      - Reserve the node when the busy gate admits the host instead of before (no O(node)); only with
+        O(busy_board=cloud) and O(busy_limit) above 0, and O(instance_name) (the instance UUID is
+        derived from it as by M(ironwave.baremetal.node_reserve) C(mode=instance_uuid), unless
+        O(instance_uuid) is given).
+      - A rerun finds the node its instance already holds (in the shared listing) and goes on with it
+        as with O(node). Otherwise the host waits at the gate without a node; at admission it picks a
+        candidate from the listing that admitted it (the same filters and order as
+        M(ironwave.baremetal.node_reserve); hosts of one controller take different nodes) and writes
+        C(instance_uuid), C(instance_info.display_name), O(instance_info) and its claim in one
+        request. A node another run took meanwhile is refused by Ironic (C(NodeAssociated)) with
+        nothing changed, and the next candidate is tried (5 at most). Then the claim is verified as
+        usual; a host that must retry keeps its reservation and writes only its claim again.
+      - A gate timeout then has reserved nothing. After the reservation, failures leave the node
+        reserved (as M(ironwave.baremetal.node_reserve) would) for a rerun.
+    type: dict
+    suboptions:
+      resource_class:
+        description: Resource class the node must have.
+        type: str
+      traits:
+        description: Traits the node must have.
+        type: list
+        elements: str
+      conductor_group:
+        description: Conductor group the node must be in (required with O(busy_scope=conductor_group)).
+        type: str
+      candidate_nodes:
+        description: Only these nodes (names or UUIDs), tried in this order.
+        type: list
+        elements: str
+      expression:
+        description: JMESPath expression evaluated per node (node_reserve's O(ironwave.baremetal.node_reserve#module:expression)).
+        type: str
   instance_name:
     description: Expected instance name (allocation name). Checked against the node's allocation.
     type: str
@@ -213,9 +249,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 node:
-  description: Node UUID.
+  description: Node UUID (with O(reserve), the node reserved at admission).
   returned: always
   type: str
+instance_uuid:
+  description: With O(reserve), the instance UUID written on the node.
+  returned: when O(reserve) reserved a node
+  type: str
+reservation:
+  description: With O(reserve), each node tried at admission and the outcome (C(reserved), or why Ironic refused it).
+  returned: when O(reserve) reserved a node
+  type: list
+  elements: dict
 provision_state:
   description: The node's provision state at the end (C(active) with O(wait=true)).
   returned: success
@@ -318,7 +363,11 @@ from ansible_collections.ironwave.baremetal.plugins.module_utils.openstack_cloud
 
 class NodeDeploy(IronwaveModule):
     argument_spec = dict(
-        node=dict(type="str", required=True),
+        node=dict(type="str"),
+        reserve=dict(type="dict", options=dict(
+            resource_class=dict(type="str"), traits=dict(type="list", elements="str"),
+            conductor_group=dict(type="str"), candidate_nodes=dict(type="list", elements="str"),
+            expression=dict(type="str"))),
         instance_name=dict(type="str"),
         instance_uuid=dict(type="str"),
         instance_info=dict(type="dict"),
@@ -335,7 +384,8 @@ class NodeDeploy(IronwaveModule):
         busy_board=dict(type="str", default="local", choices=["local", "cloud"]),
         run_id=dict(type="str"),
     )
-    module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid")])
+    module_kwargs = dict(required_one_of=[("instance_name", "instance_uuid"), ("node", "reserve")],
+                         mutually_exclusive=[("node", "reserve")])
     guarded = True   # the client checks the run guard before every mutating request (and retry)
     flow = None
 

@@ -450,6 +450,11 @@ def scenarios(n: int, c: int, only: set[str] | None) -> list[Scenario]:
         Scenario("ours wave, 3 slices, cloud gate C, no prefetch", "ours", max(2 * c, 25),
                  {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
                   "deploy_cloud_limit_mode": "gate", "ironwave_wave_prefetch": 0}, slices=3),
+        # ... and each node reserved when the gate admits its host, in the PATCH of its claim.
+        Scenario("ours wave, 3 slices, cloud gate C, reserve at admission", "ours", max(2 * c, 25),
+                 {"ironwave_wave_schedule": ["100%"], **gate, **uuid, "deploy_limit_scope": "cloud",
+                  "deploy_cloud_limit_mode": "gate", "ironwave_wave_prefetch": 0, "deploy_reserve_at": "admission"},
+                 slices=3),
         # deploy_builtin.yml runs a canary batch first by default; one batch, as the other one-wave rows.
         Scenario("ours host_pinned forks C", "builtin", c, {"deploy_limit": 0, "ironwave_builtin_serial": ["100%"]}),
         Scenario("ours host_pinned 2C, limit C", "builtin", 2 * c,

@@ -60,14 +60,16 @@ def _job(tmp_path, k: int, hosts: list[str], host_vars: dict, prefix: str, cloud
         envvars.update(LD_PRELOAD=LIBFAKETIME, FAKETIME=f"+{clock_ahead}s")
     extravars = {"deploy_limit": LIMIT, "deploy_limit_scope": "cloud", "deploy_reserve_mode": "instance_uuid",
                  "ironwave_wave_schedule": [1, "100%"], "ironwave_wave_max_failures": 0,
-                 "deploy_cloud_limit_mode": "gate" if protocol == "gate" else "lease"}
+                 "deploy_cloud_limit_mode": "lease" if protocol == "slot" else "gate"}
+    if protocol == "gate-admission":   # the AWX recipe (docs/awx.md): reserve when admitted, no prefetch
+        extravars.update(deploy_reserve_at="admission", ironwave_wave_prefetch=0)
     return ansible_runner.run_async(private_data_dir=str(private), project_dir=str(REPO),
                                     playbook="playbooks/deploy.yml", envvars=envvars, extravars=extravars,
                                     quiet=True, ident=f"slice{k}")
 
 
 @pytest.mark.skipif(not LIBFAKETIME, reason="needs libfaketime (apt-get install faketime; tests/run-all.sh does)")
-@pytest.mark.parametrize("protocol", ["slot", "gate"])
+@pytest.mark.parametrize("protocol", ["slot", "gate", "gate-admission"])
 def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice_only(
         ironic, tmp_path, monkeypatch, protocol):
     pytest.importorskip("ansible_runner")
@@ -119,7 +121,7 @@ def test_three_slices_share_one_cloud_limit_and_a_tripped_budget_halts_its_slice
     assert len(set(held)) == len(held), "no instance on two nodes"
     assert len([n for n in nodes if n.provision_state == "available"]) == len(slices[1])
     left = {n.name: (n.provision_state, n.extra[MARKER]) for n in nodes if MARKER in (n.extra or {})}
-    if protocol == "gate":
+    if protocol != "slot":
         # The gate leaves its claim on a deployed node: written in `available`, it stopped
         # counting when the node moved (slot_lease.lease_counts). None on a node still available.
         assert all(state == "active" and m.get("from_state") == "available" and m.get("phase") == "choosing"

@@ -283,3 +283,50 @@ def test_hosts_waiting_at_the_gate_follow_their_run(ironic, run, tmp_path, how):
         if playbook.poll() is None:
             playbook.kill()
             playbook.wait()
+
+
+# -- reserve at admission: two runs (own gate board and cache each, as two controllers) share a pool ------
+def test_reserve_at_admission_two_runs_share_one_pool_and_one_limit(ironic, tmp_path):
+    """node_deploy `reserve` with busy_board cloud: no node is named; each host reserves one when
+    the gate admits it, in the PATCH that carries its claim. Asserted from Ironic: each instance on
+    one node of the pool (derived instance UUID, display_name, instance_info), every one active,
+    one node left free, at most 2 deploying at once (its own log), one reserving PATCH per node
+    (plus one refused per lost race) and no other write before the deploy request."""
+    from ansible_collections.ironwave.baremetal.plugins.module_utils.reservation import derived_uuid
+    tag = f"rsv-{uuid.uuid4().hex[:6]}"
+    pool = make_available(ironic.conn, [f"{tag}-{i}" for i in range(5)], node_fields=lambda i: {"resource_class": tag})
+    runs = {}
+    for name in ("a", "b"):   # two controllers: own gate board, own listing cache, own run id
+        (tmp_path / f"gate-{name}").mkdir()
+        runs[name] = runner(ironic, tmp_path, tmp_path / f"gate-{name}", name)
+    cursor = ironic_log.LogCursor(ironic.log_file)
+    names = [f"{tag}-inst-{i}" for i in range(4)]
+    started = [runs["ab"[i % 2]].start(
+        "node_deploy", instance_name=n, reserve={"resource_class": tag}, instance_info={"image_source": "http://img/x"},
+        busy_limit=2, busy_board="cloud", run_id=f"run-{'ab'[i % 2]}", wait=True, timeout=300, poll_interval=0.5)
+        for i, n in enumerate(names)]
+    results = [ModuleRunner.finish(p, timeout=400) for p in started]
+    assert not [r for r in results if r.get("failed")], results
+    nodes = {n.id: n for n in ironic.conn.baremetal.nodes(details=True, resource_class=tag)}
+    by_instance = {n.instance_id: n for n in nodes.values() if n.instance_id}
+    assert sorted(by_instance) == sorted(derived_uuid(n) for n in names)
+    for name, result in zip(names, results):
+        node = by_instance[derived_uuid(name)]
+        assert result["node"] == node.id and result["instance_uuid"] == node.instance_id
+        assert node.provision_state == "active"
+        assert node.instance_info.get("display_name") == name and node.instance_info.get("image_source") == "http://img/x"
+    free = [n for n in nodes.values() if not n.instance_id]
+    assert len(free) == 1 and free[0].provision_state == "available"
+    text = cursor.text()
+    assert ironic_log.peak_busy(text, list(nodes)) <= 2
+    writes = [r for r in ironic_log.mutating(text) if r.node in nodes]
+    patches = [r for r in writes if r.method == "PATCH"]
+    refused = [r for r in patches if r.status == 409]
+    lost = sum(1 for r in results for a in r["reservation"] if a["outcome"] != "reserved")
+    assert len(refused) == lost
+    # Per node: the reserving PATCH (with the claim); a host that collided at verify adds a claim
+    # removal and a new claim. Nothing else is written before the deploy request.
+    retried = len(patches) - len(refused) - len(names)
+    assert retried % 2 == 0 and retried <= 8, [(r.method, r.node, r.status) for r in writes]
+    assert sorted(r.node for r in writes if r.is_deploy) == sorted(by_instance[derived_uuid(n)].id for n in names)
+    assert len(nodes) == len(pool)
