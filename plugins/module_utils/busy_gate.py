@@ -155,9 +155,8 @@ def mark_sent(entries: dict, node: str, at: float, hold: float) -> None:
 
 def rekey(entries: dict, old: str, new: str) -> None:
     """The admission recorded under `old` (an instance without a node yet) is node `new`'s now."""
-    raw = entries.pop(old, None)
-    if raw is not None:
-        entries[new] = raw
+    if old != new and old in entries:
+        entries[new] = entries.pop(old)
 
 
 def withdraw(entries: dict, node: str) -> None:

@@ -41,6 +41,15 @@ class CandidateRequest:
     candidate_nodes: tuple[str, ...] = ()      # names or UUIDs
     expression: str | None = None               # JMESPath, evaluated per node, must be truthy
 
+    @classmethod
+    def from_params(cls, p: Mapping[str, Any]) -> "CandidateRequest":
+        """From module parameters (node_reserve's, node_deploy's `reserve`); `node`, when given,
+        is the only candidate."""
+        return cls(resource_class=p.get("resource_class"), traits=tuple(p.get("traits") or ()),
+                   conductor_group=p.get("conductor_group"),
+                   candidate_nodes=tuple([p["node"]] if p.get("node") else (p.get("candidate_nodes") or ())),
+                   expression=p.get("expression"))
+
     def describe(self) -> str:
         parts = []
         if self.resource_class:
@@ -175,3 +184,14 @@ def first_unclaimed(candidates: Iterable[Mapping[str, Any]], claims: Mapping[str
         if node.get("uuid") not in claims:
             return node["uuid"]
     return None
+
+
+def outside_request(node: Mapping[str, Any], req: CandidateRequest, instance_uuid: str, fix: str) -> str | None:
+    """Why an instance already on `node` is not handed back: the caller asked for other nodes
+    (candidate_nodes) - None when it did not, or `node` is one of them. `fix` names the option to drop."""
+    wanted = req.candidate_nodes
+    if not wanted or node.get("uuid") in wanted or (node.get("name") and node.get("name") in wanted):
+        return None
+    label = f"{node.get('name')} ({node.get('uuid')})" if node.get("name") else node.get("uuid")
+    return (f"instance {instance_uuid} is already on node {label}, not on the requested node(s) {', '.join(wanted)}; "
+            f"release it there first (ironwave.baremetal.node_release) or drop {fix}")

@@ -116,11 +116,7 @@ class DeployRequest:
         reserve = None
         inst_uuid = p.get("instance_uuid") or None
         if p.get("reserve") is not None:
-            r = p["reserve"]
-            reserve = cand.CandidateRequest(
-                resource_class=r.get("resource_class"), traits=tuple(r.get("traits") or ()),
-                conductor_group=r.get("conductor_group"), candidate_nodes=tuple(r.get("candidate_nodes") or ()),
-                expression=r.get("expression"))
+            reserve = cand.CandidateRequest.from_params(p["reserve"])
             # As node_reserve's mode instance_uuid: derived from the name, so a rerun finds its node.
             if not inst_uuid and p.get("instance_name"):
                 inst_uuid = derived_uuid(p["instance_name"])
@@ -236,14 +232,9 @@ class DeployFlow:
         return found
 
     def refuse_outside_request(self, node: Mapping) -> None:
-        wanted = self.req.reserve.candidate_nodes
-        if not wanted or node.get("uuid") in wanted or (node.get("name") and node.get("name") in wanted):
-            return
-        raise errors.AssociationRefused(
-            f"instance {self.req.expected.instance_uuid} is already on node {node.get('name') or node.get('uuid')} "
-            f"({node.get('uuid')}), not on the requested node(s) {', '.join(wanted)}; release it there first "
-            "(ironwave.baremetal.node_release) or drop reserve.candidate_nodes", ironic_errors.INSTANCE_ASSOCIATED,
-            node=node.get("uuid"))
+        why = cand.outside_request(node, self.req.reserve, self.req.expected.instance_uuid, "reserve.candidate_nodes")
+        if why:
+            raise errors.AssociationRefused(why, ironic_errors.INSTANCE_ASSOCIATED, node=node.get("uuid"))
 
     def candidates(self, rows, tried: list[str]) -> list[dict]:
         sel = cand.select(rows, self.req.reserve, self.req.expected.instance_name, tried)
@@ -472,7 +463,7 @@ class DeployFlow:
         scope = sl.Scope(sl.CONDUCTOR_GROUP if req.busy_scope == "conductor_group" else sl.GLOBAL, group)
         collisions = 0
         while True:
-            uuid = self.reserved["uuid"] if self.reserved else node["uuid"]
+            uuid = self.board_key(node)
             self.guard.check(f"waiting at the busy gate for node {uuid}")
             limit = self.guard.busy_limit(req.busy_limit)
             if cloud:
@@ -490,12 +481,11 @@ class DeployFlow:
                     entries, uuid, group, busy, listed_at, now, limit, req.busy_scope, hold, pid, started,
                     self.io.alive, marking=cloud)):
                 if cloud and not self.cloud_verify(store, board, seen, uuid, limit, scope):
-                    board.update(lambda entries, now: busy_gate.withdraw(entries, self.reserved["uuid"]
-                                                                         if self.reserved else uuid))
+                    board.update(lambda entries, now: busy_gate.withdraw(entries, self.board_key(node)))
                     collisions += 1
                     self.sleep(cg.retry_delay(collisions, req.poll_interval))
                     continue
-                uuid = self.reserved["uuid"] if self.reserved else uuid
+                uuid = self.board_key(node)
                 if cloud:
                     fetched = self.io.listing(req.poll_interval)
                 self.slot_wait = round(self.clock() - start, 3)
@@ -512,6 +502,11 @@ class DeployFlow:
             self.log.add(deploy_phases.WAITING, waited_since)   # once: repeats are dropped
             self.next_tick()
 
+    def board_key(self, node: Mapping) -> str:
+        """Our entry on the admission board: the node's, or the instance's until `reserve` has
+        reserved a node (gate's `node` names the instance then)."""
+        return self.reserved["uuid"] if self.reserved else node["uuid"]
+
     def cloud_verify(self, store, board, seen: list, key: str, limit: int, scope) -> bool:
         """Write our claim, then decide from a listing sent after the write (cloud_gate).
         False: over the limit there (withdrawn; try again later). `key` is our board entry (the
@@ -521,12 +516,14 @@ class DeployFlow:
         try:
             if req.node is None and self.reserved is None:   # `reserve`: no node yet
                 uuid, marker = self.reserve_claiming(store)
-                board.update(lambda entries, now: busy_gate.rekey(entries, key, uuid))
             else:
                 marker = self.write_claim(store, seen, uuid)
             written = time.monotonic()   # before others may see the write done: their listing is newer
         finally:
-            board.update(lambda entries, now: busy_gate.marked(entries, uuid))
+            def marked(entries, _now):
+                busy_gate.rekey(entries, key, uuid)   # the node just reserved (a no-op otherwise)
+                busy_gate.marked(entries, uuid)
+            board.update(marked)
         self.await_markers(board, uuid)
         verdict = cg.verify(store.listing(written), uuid, req.run_id, limit, scope, beat=marker.beat)
         if verdict.verdict == cg.GO:

@@ -121,11 +121,7 @@ class ReservationSpec:
             except ValueError:
                 raise errors.BadInput(f"instance_uuid: {p['instance_uuid']!r} is not a UUID; give a UUID "
                                       "or leave it out") from None
-        req = cand.CandidateRequest(
-            resource_class=p.get("resource_class"), traits=tuple(p.get("traits") or ()),
-            conductor_group=p.get("conductor_group"),
-            candidate_nodes=tuple([p["node"]] if p.get("node") else (p.get("candidate_nodes") or ())),
-            expression=p.get("expression"))
+        req = cand.CandidateRequest.from_params(p)
         try:
             cand.compile_expression(req.expression)
         except cand.FilterError as exc:
@@ -479,14 +475,9 @@ class Reservation:
     def refuse_outside_request(self, node: dict) -> None:
         """The instance is already on `node`: refuse when the caller asked for other nodes
         (node/candidate_nodes) instead of silently handing back a node they did not ask for."""
-        wanted = self.spec.request.candidate_nodes
-        if not wanted or node.get("uuid") in wanted or (node.get("name") and node.get("name") in wanted):
-            return
-        label = f"{node.get('name')} ({node.get('uuid')})" if node.get("name") else node.get("uuid")
-        raise self.failed(errors.AssociationRefused,
-                          f"instance {self.inst_uuid} is already on node {label}, not on the requested "
-                          f"node(s) {', '.join(wanted)}; release it there first (ironwave.baremetal.node_release) "
-                          "or drop node/candidate_nodes", ironic_errors.INSTANCE_ASSOCIATED, node=node.get("uuid"))
+        why = cand.outside_request(node, self.spec.request, self.inst_uuid, "node/candidate_nodes")
+        if why:
+            raise self.failed(errors.AssociationRefused, why, ironic_errors.INSTANCE_ASSOCIATED, node=node.get("uuid"))
 
     def refresh_instance_info(self, node: dict) -> bool:
         """A rerun found our node: make its instance_info match (unless it is deployed already).

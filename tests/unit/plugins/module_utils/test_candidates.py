@@ -96,3 +96,13 @@ def test_first_unclaimed_prefers_own_claim_then_caller_order():
     assert first_unclaimed(nodes, {"a": "web-2", "c": "web-1"}, "web-1") == "c"
     assert first_unclaimed(nodes, {"a": "x", "b": "y", "c": "z"}, "web-1") is None
     assert first_unclaimed([], {}, "web-1") is None
+
+
+def test_an_instance_already_on_a_node_outside_candidate_nodes_is_named_with_the_option_to_drop():
+    node = {"uuid": "u-2", "name": "n2"}
+    req = c.CandidateRequest.from_params({"candidate_nodes": ["n1"]})
+    why = c.outside_request(node, req, "inst-1", "reserve.candidate_nodes")
+    assert why.startswith("instance inst-1 is already on node n2 (u-2), not on the requested node(s) n1")
+    assert why.endswith("or drop reserve.candidate_nodes")
+    assert c.outside_request(node, c.CandidateRequest.from_params({"node": "u-2"}), "inst-1", "x") is None
+    assert c.outside_request(node, c.CandidateRequest(), "inst-1", "x") is None
